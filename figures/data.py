@@ -1,0 +1,263 @@
+"""Figures for the deck 数据与预处理 (content/data.md).
+
+Every figure is computed from seeded synthetic data; numbers printed in a figure are the ones
+the cards quote.
+"""
+import numpy as np
+
+from deckgen.figure_api import figure
+
+
+def _style(ax, pal):
+    ax.grid(True, color=pal.grid, linewidth=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def _gd_path(H, w_star, w0, lr, steps):
+    """Gradient descent on 0.5 (w - w*)^T H (w - w*), which is the exact least-squares loss."""
+    path = [w0]
+    w = w0.copy()
+    for _ in range(steps):
+        w = w - lr * H @ (w - w_star)
+        path.append(w.copy())
+    return np.array(path)
+
+
+@figure("scaling-gd-contours", size=(6.4, 3.6))
+def scaling_gd_contours(fig, pal):
+    """Least squares with two features of std 1 and 5: GD before and after z-scoring."""
+    rng = np.random.default_rng(0)
+    n = 500
+    X = np.column_stack([rng.normal(0, 1, n), rng.normal(0, 5, n)])
+    y = X @ np.array([2.0, 0.4]) + rng.normal(0, 0.5, n)
+    steps = 20
+    axes = fig.subplots(1, 2)
+    for ax, scaled in zip(axes, (False, True)):
+        Z = (X - X.mean(0)) / X.std(0) if scaled else X - X.mean(0)
+        yc = y - y.mean()
+        H = Z.T @ Z / n  # Hessian of L(w) = ||Zw - y||^2 / (2n)
+        w_star = np.linalg.solve(H, Z.T @ yc / n)
+        lam = np.linalg.eigvalsh(H)
+        lr = 2 / (lam.max() + lam.min())  # the best constant step for a quadratic
+        # same starting offset in units of each axis's spread, so both panels start "equally far"
+        w0 = w_star + np.array([-2.0, 0.4]) * (np.sqrt(np.diag(H)) if scaled else 1.0)
+        path = _gd_path(H, w_star, w0, lr, steps)
+
+        def loss(w):
+            d = w - w_star
+            return 0.5 * d @ H @ d
+
+        span = np.abs(path - w_star).max(0) * 1.15
+        span[:] = span.max()  # equal axes, so the ellipse's true shape is shown
+        g1 = np.linspace(w_star[0] - span[0], w_star[0] + span[0], 200)
+        g2 = np.linspace(w_star[1] - span[1], w_star[1] + span[1], 200)
+        W1, W2 = np.meshgrid(g1, g2)
+        D1, D2 = W1 - w_star[0], W2 - w_star[1]
+        L = 0.5 * (H[0, 0] * D1**2 + 2 * H[0, 1] * D1 * D2 + H[1, 1] * D2**2)
+        levels = loss(w0) * np.geomspace(1e-3, 1.0, 8)
+        ax.contour(W1, W2, L, levels=levels, colors=pal.muted, linewidths=0.8)
+        ax.plot(path[:, 0], path[:, 1], "-o", color=pal.c[1], markersize=3, linewidth=1.2)
+        ax.plot(*w_star, "*", color=pal.c[2], markersize=12)
+        gap = loss(path[-1]) / loss(w0)
+        kappa = lam.max() / lam.min()
+        left = f"{gap:.0e}" if gap > 1e-12 else "< 1e-12"
+        ax.set_title(("standardized" if scaled else "raw (std 1 vs 5)")
+                     + f"\nκ={kappa:.1f}, loss left after {steps} steps: {left}", fontsize=10)
+        ax.set_aspect("equal")
+        ax.set_xlabel("$w_1$")
+        ax.set_ylabel("$w_2$")
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+
+
+def _skew(v):
+    v = np.asarray(v, dtype=float)
+    d = v - v.mean()
+    return (d**3).mean() / (d**2).mean() ** 1.5
+
+
+@figure("skewed-feature-hist", size=(6.4, 4.6))
+def skewed_feature_hist(fig, pal):
+    """A log-normal (income-like) feature: raw, min-max, z-score and log then z-score."""
+    rng = np.random.default_rng(1)
+    x = rng.lognormal(mean=10.0, sigma=0.8, size=5000)
+    mm = (x - x.min()) / (x.max() - x.min())
+    z = (x - x.mean()) / x.std()
+    lz = np.log(x)
+    lz = (lz - lz.mean()) / lz.std()
+    panels = [
+        ("raw", x / 1e3, "value / 1000", pal.c[0]),
+        ("min-max → [0, 1]", mm, "", pal.c[1]),
+        ("z-score", z, "", pal.c[2]),
+        ("log, then z-score", lz, "", pal.c[4]),
+    ]
+    axes = fig.subplots(2, 2)
+    for ax, (title, v, xlabel, col) in zip(axes.ravel(), panels):
+        ax.hist(v, bins=60, color=col, alpha=0.85)
+        ax.set_title(f"{title}   skew={_skew(v):.2f}", fontsize=10)
+        if xlabel:
+            ax.set_xlabel(xlabel, fontsize=9)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=9)
+        _style(ax, pal)
+    fig.tight_layout()
+
+
+@figure("pca-loses-class", size=(6.4, 4.2))
+def pca_loses_class(fig, pal):
+    """Two classes that differ only along the low-variance direction: PCA to 1-D keeps PC1."""
+    rng = np.random.default_rng(2)
+    n = 400
+    y = np.repeat([0, 1], n // 2)
+    X = np.column_stack([rng.normal(0, 3.0, n), rng.normal(0, 0.35, n) + np.where(y == 1, 0.8, -0.8)])
+    theta = np.deg2rad(25)
+    R = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    X = X @ R.T
+    Xc = X - X.mean(0)
+    evals, evecs = np.linalg.eigh(np.cov(Xc.T))
+    order = np.argsort(evals)[::-1]
+    evals, evecs = evals[order], evecs[:, order]
+    ratio = evals / evals.sum()
+
+    def centroid_acc(p):
+        # nearest class centroid on the 1-D projection (fit and scored on the same points)
+        m0, m1 = p[y == 0].mean(), p[y == 1].mean()
+        pred = (np.abs(p - m1) < np.abs(p - m0)).astype(int)
+        return (pred == y).mean()
+
+    gs = fig.add_gridspec(2, 2, width_ratios=[1.35, 1])
+    ax = fig.add_subplot(gs[:, 0])
+    for k, marker in ((0, "o"), (1, "^")):
+        ax.scatter(*X[y == k].T, s=8, color=pal.c[k], marker=marker, alpha=0.7, label=f"class {k}")
+    for j, (ls, lab) in enumerate((("-", "PC1"), ("--", "PC2"))):
+        v = evecs[:, j] * 2.5 * np.sqrt(evals[j]) / np.sqrt(evals[j]) * (3 if j == 0 else 1.5)
+        ax.annotate("", xy=v, xytext=-v, arrowprops=dict(arrowstyle="->", color=pal.fg, lw=1.5, ls=ls))
+        ax.text(*(v * 1.08), lab, color=pal.fg, fontsize=10)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(loc="upper left", fontsize=9, markerscale=1.5, framealpha=0.9)
+    ax.set_title("2-D data, 2 classes", fontsize=10)
+    for row, j in enumerate((0, 1)):
+        a = fig.add_subplot(gs[row, 1])
+        p = Xc @ evecs[:, j]
+        bins = np.linspace(p.min(), p.max(), 40)
+        for k in (0, 1):
+            a.hist(p[y == k], bins=bins, color=pal.c[k], alpha=0.6)
+        a.set_title(f"PC{j + 1}: {ratio[j]:.0%} of variance,\nclass accuracy {centroid_acc(p):.0%}", fontsize=10)
+        a.set_yticks([])
+        a.tick_params(labelsize=9)
+        _style(a, pal)
+    fig.tight_layout()
+
+
+def _logreg(X, y, w_class, steps=3000, lr=0.5):
+    """Logistic regression by full-batch gradient descent on a (class-)weighted cross-entropy."""
+    Xb = np.column_stack([X, np.ones(len(X))])
+    w = np.zeros(Xb.shape[1])
+    sw = np.where(y == 1, w_class[1], w_class[0])
+    sw = sw / sw.sum()
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-Xb @ w))
+        w -= lr * Xb.T @ (sw * (p - y))
+    return w
+
+
+@figure("imbalance-boundary", size=(6.4, 4.8))
+def imbalance_boundary(fig, pal):
+    """95:5 two-Gaussian problem: plain vs class-weighted logistic regression."""
+    rng = np.random.default_rng(3)
+
+    def sample(n0, n1):
+        X = np.vstack([rng.normal([0, 0], 1.0, (n0, 2)), rng.normal([2.0, 1.0], 1.0, (n1, 2))])
+        return X, np.r_[np.zeros(n0), np.ones(n1)]
+
+    X, y = sample(950, 50)
+    Xt, yt = sample(9500, 500)
+    n0, n1 = (y == 0).sum(), (y == 1).sum()
+    fits = [("plain CE", _logreg(X, y, (1.0, 1.0)), pal.c[3], "--"),
+            ("class-weighted CE", _logreg(X, y, (len(y) / (2 * n0), len(y) / (2 * n1))), pal.c[2], "-")]
+    ax = fig.subplots()
+    ax.scatter(*X[y == 0].T, s=6, color=pal.c[0], alpha=0.35, label="majority (950)")
+    ax.scatter(*X[y == 1].T, s=16, color=pal.c[1], marker="^", label="minority (50)")
+    xs = np.linspace(-3.5, 5.0, 2)
+    for name, w, col, ls in fits:
+        pred = (np.column_stack([Xt, np.ones(len(Xt))]) @ w > 0).astype(int)
+        acc = (pred == yt).mean()
+        rec = pred[yt == 1].mean()
+        bal = 0.5 * (rec + (1 - pred[yt == 0].mean()))
+        ax.plot(xs, -(w[0] * xs + w[2]) / w[1], ls, color=col, lw=2,
+                label=f"{name}: acc {acc:.0%}, minority recall {rec:.0%}, balanced acc {bal:.0%}")
+    ax.set_xlim(-3.5, 5.0)
+    ax.set_ylim(-3.5, 4.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=9, frameon=False)
+    ax.set_title("train points; scores on a test set with the same 95:5 ratio", fontsize=10)
+    fig.tight_layout()
+
+
+def _toy_image(rng):
+    """A 64x64 RGB picture with an asymmetric 'F', so flips and rotations are visible."""
+    h = w = 64
+    yy, xx = np.mgrid[0:h, 0:w] / 63.0
+    img = np.stack([0.25 + 0.5 * xx, 0.35 + 0.3 * yy, 0.75 - 0.4 * xx], axis=-1)
+    F = np.zeros((h, w), bool)
+    F[12:54, 18:26] = True
+    F[12:20, 18:48] = True
+    F[29:36, 18:40] = True
+    img[F] = [0.95, 0.85, 0.2]
+    img += rng.normal(0, 0.02, img.shape)
+    return np.clip(img, 0, 1)
+
+
+def _rotate(img, deg, scale=1.0):
+    """Rotate about the centre (nearest neighbour), zooming in by `scale` to hide the corners."""
+    h, w, _ = img.shape
+    t = np.deg2rad(deg)
+    yy, xx = np.mgrid[0:h, 0:w]
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    ys = ((yy - cy) * np.cos(t) - (xx - cx) * np.sin(t)) / scale + cy
+    xs = ((yy - cy) * np.sin(t) + (xx - cx) * np.cos(t)) / scale + cx
+    ys = np.clip(np.rint(ys).astype(int), 0, h - 1)
+    xs = np.clip(np.rint(xs).astype(int), 0, w - 1)
+    return img[ys, xs]
+
+
+@figure("augmentation-examples", size=(6.4, 3.6))
+def augmentation_examples(fig, pal):
+    """Common image augmentations applied to one synthetic picture."""
+    rng = np.random.default_rng(4)
+    img = _toy_image(rng)
+    other = np.zeros_like(img)
+    yy, xx = np.mgrid[0:64, 0:64]
+    other[...] = [0.15, 0.2, 0.3]
+    other[(yy - 32) ** 2 + (xx - 32) ** 2 < 22**2] = [0.2, 0.8, 0.6]
+    flip = img[:, ::-1]
+    rot = _rotate(img, 20, scale=1.3)
+    crop = img[8:48, 14:54].repeat(2, 0).repeat(2, 1)[:64, :64]
+    crop = np.pad(crop, ((0, 64 - crop.shape[0]), (0, 64 - crop.shape[1]), (0, 0)), mode="edge")
+    gray = img.mean(-1, keepdims=True)
+    # brightness +, contrast +, saturation -, hue shifted by rotating the channels
+    jitter = np.clip((img[..., [1, 2, 0]] - 0.5) * 1.3 + 0.6, 0, 1)
+    jitter = np.clip(0.7 * jitter + 0.3 * gray, 0, 1)
+    cut = img.copy()
+    cut[20:44, 30:54] = 0.0
+    lam = 0.6
+    mix = lam * img + (1 - lam) * other
+    cutmix = img.copy()
+    cutmix[32:64, 32:64] = other[32:64, 32:64]
+    panels = [("original", img), ("h-flip", flip), ("rotate 20°", rot),
+              ("random crop", crop), ("color jitter", jitter), ("Cutout", cut),
+              ("Mixup λ=0.6", mix), ("CutMix (25%)", cutmix)]
+    axes = fig.subplots(2, 4)
+    for ax, (title, im) in zip(axes.ravel(), panels):
+        ax.imshow(im, interpolation="nearest")
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for s in ax.spines.values():
+            s.set_color(pal.muted)
+    fig.tight_layout()
