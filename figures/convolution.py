@@ -1,0 +1,363 @@
+"""Figures for the convolution deck (content/convolution.md).
+
+Everything drawn here is computed: sampling grids from the dilation formula, receptive fields from
+the layer recursion, transposed convolutions by actually running them, costs from the layer sizes.
+"""
+import numpy as np
+
+from deckgen.figure_api import figure
+
+
+# ---------------------------------------------------------------- helpers (plain numpy)
+
+def xcorr2d(x, k):
+    """'valid' 2-D cross-correlation: what deep-learning frameworks call convolution."""
+    kh, kw = k.shape
+    oh, ow = x.shape[0] - kh + 1, x.shape[1] - kw + 1
+    out = np.zeros((oh, ow))
+    for i in range(oh):
+        for j in range(ow):
+            out[i, j] = np.sum(x[i:i + kh, j:j + kw] * k)
+    return out
+
+
+def conv2d_true(x, k):
+    """'valid' 2-D convolution in the mathematical sense: the kernel is flipped first."""
+    return xcorr2d(x, k[::-1, ::-1])
+
+
+def conv_transpose2d(x, k, s, p):
+    """Transposed convolution by its definition: every input pixel scatters x*k into the output."""
+    ih, iw = x.shape
+    kk = k.shape[0]
+    full = np.zeros(((ih - 1) * s + kk, (iw - 1) * s + kk))
+    for i in range(ih):
+        for j in range(iw):
+            full[i * s:i * s + kk, j * s:j * s + kk] += x[i, j] * k
+    return full[p:full.shape[0] - p, p:full.shape[1] - p]
+
+
+def zero_insert_pad(x, s, k, p):
+    """Insert s-1 zeros between pixels, then pad k-1-p zeros on every side."""
+    ih, iw = x.shape
+    z = np.zeros(((ih - 1) * s + 1, (iw - 1) * s + 1))
+    z[::s, ::s] = x
+    q = k - 1 - p
+    return np.pad(z, q)
+
+
+def receptive_fields(layers):
+    """layers: list of (k, s, d). Returns receptive field after each layer (r0 = 1, jump j0 = 1)."""
+    r, j, out = 1, 1, []
+    for k, s, d in layers:
+        r = r + (d * (k - 1)) * j
+        j = j * s
+        out.append(r)
+    return out
+
+
+def _grid(ax, n, pal):
+    for t in range(n + 1):
+        ax.plot([t - 0.5, t - 0.5], [-0.5, n - 0.5], color=pal.grid, lw=1, zorder=1)
+        ax.plot([-0.5, n - 0.5], [t - 0.5, t - 0.5], color=pal.grid, lw=1, zorder=1)
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_ylim(n - 0.4, -0.6)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+
+
+def _matrix(ax, m, pal, fmt="{:g}", zero_color=None, fs=10, hi=None):
+    n0, n1 = m.shape
+    vmax = np.abs(m).max() or 1
+    for i in range(n0):
+        for j in range(n1):
+            v = m[i, j]
+            if hi is not None and hi[i, j]:
+                ax.add_patch(_rect(j - 0.5, i - 0.5, 1, 1, pal.c[0], 0.35))
+            elif v != 0:
+                ax.add_patch(_rect(j - 0.5, i - 0.5, 1, 1, pal.c[0], 0.1 + 0.45 * abs(v) / vmax))
+            color = pal.fg if v != 0 else (zero_color or pal.muted)
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fs, color=color)
+    ax.set_xlim(-0.5, n1 - 0.5)
+    ax.set_ylim(n0 - 0.5, -0.5)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for t in range(n0 + 1):
+        ax.axhline(t - 0.5, color=pal.grid, lw=0.8)
+    for t in range(n1 + 1):
+        ax.axvline(t - 0.5, color=pal.grid, lw=0.8)
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+
+
+def _rect(x, y, w, h, color, alpha, fill=True, lw=0):
+    from matplotlib.patches import Rectangle
+    return Rectangle((x, y), w, h, facecolor=color if fill else "none", edgecolor=color,
+                     alpha=alpha, lw=lw, zorder=2)
+
+
+# ---------------------------------------------------------------- dilated convolution
+
+@figure("dilated-conv-grid", size=(6.4, 2.9))
+def dilated_conv_grid(fig, pal):
+    """Sampling positions of a 3x3 kernel at dilation 1, 2, 3 on a 9x9 input."""
+    n, k = 9, 3
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 3)
+    c = n // 2
+    for ax, d in zip(axes, (1, 2, 3)):
+        _grid(ax, n, pal)
+        keff = k + (k - 1) * (d - 1)
+        h = keff // 2
+        ax.add_patch(_rect(c - h - 0.5, c - h - 0.5, keff, keff, pal.c[1], 0.12))
+        ax.add_patch(_rect(c - h - 0.5, c - h - 0.5, keff, keff, pal.c[1], 1, fill=False, lw=2))
+        for a in (-1, 0, 1):
+            for b in (-1, 0, 1):
+                ax.add_patch(_rect(c + a * d - 0.5, c + b * d - 0.5, 1, 1, pal.c[0], 0.9))
+        ax.set_title(f"d={d}:  $k_{{eff}}$={keff}", color=pal.fg)
+    fig.supxlabel("3×3 kernel, 9 weights in every case", color=pal.muted, fontsize=11)
+
+
+@figure("receptive-field-growth", size=(6.4, 3.8))
+def receptive_field_growth(fig, pal):
+    """Receptive field after L stacked 3x3 layers: plain, stride 2, dilation 2^(l-1)."""
+    L = 6
+    ls = np.arange(1, L + 1)
+    plain = receptive_fields([(3, 1, 1)] * L)
+    strided = receptive_fields([(3, 2, 1)] * L)
+    dilated = receptive_fields([(3, 1, 2 ** l) for l in range(L)])
+    assert plain == [2 * l + 1 for l in ls]
+    assert strided == dilated == [2 ** (l + 1) - 1 for l in ls]
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    ax.plot(ls, plain, "o-", color=pal.c[0], lw=2, label="plain 3×3, s=1")
+    ax.plot(ls, strided, "s-", color=pal.c[1], lw=4, alpha=0.6, label="3×3, s=2 (map shrinks 2×/layer)")
+    ax.plot(ls, dilated, "^--", color=pal.c[2], lw=2, label="3×3, d=1,2,4,… (map size kept)")
+    for l, r in zip(ls, dilated):
+        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(-14, 6), color=pal.c[1], fontsize=10)
+    for l, r in zip(ls, plain):
+        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(4, -14), color=pal.c[0], fontsize=10)
+    ax.set_yscale("log", base=2)
+    ax.set_yticks([2, 4, 8, 16, 32, 64, 128])
+    ax.set_yticklabels(["2", "4", "8", "16", "32", "64", "128"])
+    ax.set_xlabel("number of stacked layers L")
+    ax.set_ylabel("receptive field (px)")
+    ax.grid(True, color=pal.grid, lw=0.6)
+    ax.legend(frameon=False, fontsize=10, loc="upper left", labelcolor=pal.fg)
+
+
+@figure("dilated-gridding", size=(6.4, 3.5))
+def dilated_gridding(fig, pal):
+    """Which input pixels reach one output after three 3x3 layers, dilations (2,2,2) vs (1,2,5)."""
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 2)
+    for ax, ds in zip(axes, ((2, 2, 2), (1, 2, 5))):
+        rf = 1 + sum(2 * d for d in ds)
+        acc = np.ones((1, 1))
+        for d in ds:
+            ker = np.zeros((2 * d + 1, 2 * d + 1))
+            ker[::d, ::d] = 1
+            # full 2-D convolution of the path-count map with the dilated kernel
+            out = np.zeros((acc.shape[0] + 2 * d, acc.shape[1] + 2 * d))
+            for i in range(acc.shape[0]):
+                for j in range(acc.shape[1]):
+                    out[i:i + 2 * d + 1, j:j + 2 * d + 1] += acc[i, j] * ker
+            acc = out
+        assert acc.shape == (rf, rf)
+        holes = np.mean(acc == 0)
+        ax.imshow(acc > 0, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"d={ds}\nRF {rf}×{rf}, unused {holes:.0%}", color=pal.fg, fontsize=12)
+    fig.supxlabel("input pixels that reach the centre output (coloured)", color=pal.muted, fontsize=11)
+
+
+def _ramp(pal):
+    from matplotlib.colors import LinearSegmentedColormap
+    return LinearSegmentedColormap.from_list("ramp", [pal.grid, pal.c[0]])
+
+
+def _two_tone(pal):
+    from matplotlib.colors import ListedColormap
+    return ListedColormap([pal.grid, pal.c[0]])
+
+
+# ---------------------------------------------------------------- transposed convolution
+
+@figure("transposed-conv-steps", size=(6.4, 3.0))
+def transposed_conv_steps(fig, pal):
+    """i=3, k=3, s=2, p=1: zero-insertion + padding + stride-1 conv gives the 5x5 output."""
+    x = np.arange(1, 10, dtype=float).reshape(3, 3)
+    k = np.ones((3, 3))
+    s, p = 2, 1
+    z = zero_insert_pad(x, s, 3, p)
+    via_zeros = xcorr2d(z, k[::-1, ::-1])
+    direct = conv_transpose2d(x, k, s, p)
+    assert np.allclose(via_zeros, direct)
+    o = (3 - 1) * s - 2 * p + 3
+    assert direct.shape == (o, o) == (5, 5)
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 7, 5]})
+    _matrix(axes[0], x, pal, fmt="{:.0f}", fs=11)
+    axes[0].set_title("input 3×3", color=pal.fg, fontsize=11)
+    hi = np.zeros_like(z, dtype=bool)
+    hi[1:4, 1:4] = True
+    _matrix(axes[1], z, pal, fmt="{:.0f}", fs=9, hi=hi)
+    axes[1].set_title("insert s-1=1 zero, pad k-1-p=1", color=pal.fg, fontsize=11)
+    out_hi = np.zeros_like(direct, dtype=bool)
+    out_hi[1, 1] = True
+    assert direct[1, 1] == 1 + 2 + 4 + 5
+    _matrix(axes[2], direct, pal, fmt="{:.0f}", fs=10, hi=out_hi)
+    axes[2].set_title("output 5×5", color=pal.fg, fontsize=11)
+    fig.supxlabel("3×3 all-ones kernel, stride-1 conv over the middle grid", color=pal.muted, fontsize=11)
+
+
+@figure("transposed-conv-checkerboard", size=(6.4, 3.3))
+def transposed_conv_checkerboard(fig, pal):
+    """Overlap count of a stride-2 transposed conv: k=3 (uneven) vs k=4 (even)."""
+    x = np.ones((6, 6))
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 2)
+    for ax, kk in zip(axes, (3, 4)):
+        out = conv_transpose2d(x, np.ones((kk, kk)), 2, 0)
+        inner = out[kk:-kk, kk:-kk]
+        vals = sorted(int(v) for v in set(inner.ravel()))
+        ax.imshow(out, cmap=_ramp(pal), vmin=0, vmax=4, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"k={kk}, s=2: interior {vals}", color=pal.fg, fontsize=12)
+    fig.supxlabel("all-ones input and kernel: how many input pixels hit each output", color=pal.muted, fontsize=11)
+
+
+# ---------------------------------------------------------------- convolution vs cross-correlation
+
+@figure("conv-vs-xcorr", size=(6.4, 2.8))
+def conv_vs_xcorr(fig, pal):
+    """An impulse through cross-correlation returns the kernel rotated 180°, through convolution the kernel."""
+    k = np.arange(1, 10, dtype=float).reshape(3, 3)
+    x = np.zeros((5, 5))
+    x[2, 2] = 1
+    xc = xcorr2d(np.pad(x, 1), k)[1:-1, 1:-1]
+    cv = conv2d_true(np.pad(x, 1), k)[1:-1, 1:-1]
+    assert np.array_equal(xc, k[::-1, ::-1])
+    assert np.array_equal(cv, k)
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 3)
+    for ax, m, t in zip(axes, (k, xc, cv), ("kernel K", "cross-corr. (CNN)\nof an impulse", "true convolution\nof an impulse")):
+        _matrix(ax, m, pal, fmt="{:.0f}", fs=12)
+        ax.set_title(t, color=pal.fg, fontsize=11)
+
+
+# ---------------------------------------------------------------- standard / group / depthwise
+
+@figure("conv-connectivity", size=(6.4, 2.9))
+def conv_connectivity(fig, pal):
+    """Which input channel feeds which output channel (8 -> 8 channels)."""
+    c, g = 8, 4
+    full = np.ones((c, c))
+    group = np.kron(np.eye(g), np.ones((c // g, c // g)))
+    dw = np.eye(c)
+    fig.set_layout_engine("constrained")
+    axes = fig.subplots(1, 4)
+    titles = ("standard", f"group g={g}", "depthwise", "pointwise 1×1")
+    mats = (full, group, dw, full)
+    ks = (9, 9, 9, 1)
+    for ax, m, t, kk in zip(axes, mats, titles, ks):
+        ax.imshow(m, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(t, color=pal.fg, fontsize=11)
+        ax.set_xlabel(f"{int(m.sum()) * kk} weights", color=pal.muted, fontsize=10)
+    axes[0].set_ylabel("output channel", fontsize=10)
+    fig.supxlabel("columns: input channel; 3×3 kernels except 1×1", color=pal.muted, fontsize=10)
+
+
+def conv_cost(k, cin, cout, h, w, groups=1):
+    params = k * k * (cin // groups) * cout
+    macs = params * h * w
+    return params, macs
+
+
+@figure("conv-cost", size=(6.4, 3.6))
+def conv_cost_fig(fig, pal):
+    """Parameters and multiply-adds of a real layer: ResNet-34 conv4_x, 3x3, 256->256 at 14x14."""
+    k, c, h = 3, 256, 14
+    std = conv_cost(k, c, c, h, h)
+    grp = conv_cost(k, c, c, h, h, groups=32)
+    dw = conv_cost(k, c, c, h, h, groups=c)
+    pw = conv_cost(1, c, c, h, h)
+    sep = (dw[0] + pw[0], dw[1] + pw[1])
+    assert std == (589824, 115605504)
+    assert sep == (67840, 13296640)
+    assert grp == (18432, 3612672)
+    names = ["standard", "group g=32", "depthwise\n+ pointwise"]
+    vals = [std, grp, sep]
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    y = np.arange(len(names))
+    ax.barh(y + 0.2, [v[0] / 1e3 for v in vals], height=0.38, color=pal.c[0], label="params (K)")
+    ax.barh(y - 0.2, [v[1] / 1e6 for v in vals], height=0.38, color=pal.c[1], label="MACs (M)")
+    for yi, v in zip(y, vals):
+        ax.text(v[0] / 1e3 * 1.1, yi + 0.2, f"{v[0] / 1e3:.1f}K", va="center", fontsize=10, color=pal.fg)
+        ax.text(v[1] / 1e6 * 1.1, yi - 0.2, f"{v[1] / 1e6:.1f}M", va="center", fontsize=10, color=pal.fg)
+    ax.set_xscale("log")
+    ax.set_xlim(1, 3000)
+    ax.set_yticks(y)
+    ax.set_yticklabels(names)
+    ax.invert_yaxis()
+    ax.set_title("3×3 conv, 256→256 channels, 14×14 map", color=pal.fg, fontsize=12)
+    ax.grid(True, axis="x", color=pal.grid, lw=0.6)
+    ax.legend(frameon=False, fontsize=10, loc="lower right", labelcolor=pal.fg)
+
+
+# ---------------------------------------------------------------- depthwise speed: roofline
+
+PEAK = 15.7e12   # V100 SXM2 FP32 peak, FLOP/s
+BW = 900e9       # V100 HBM2 bandwidth, byte/s
+
+
+def layer_roofline(kind, c=128, h=56, k=3, bytes_per=4):
+    """FLOPs (2 per MAC) and minimal DRAM traffic (read input + weights once, write output once)."""
+    hw = h * h
+    if kind == "standard":
+        macs, wts = k * k * c * c * hw, k * k * c * c
+    elif kind == "depthwise":
+        macs, wts = k * k * c * hw, k * k * c
+    else:  # pointwise
+        macs, wts = c * c * hw, c * c
+    flops = 2 * macs
+    traffic = bytes_per * (2 * c * hw + wts)
+    return flops, traffic
+
+
+@figure("dw-roofline", size=(6.4, 4.0))
+def dw_roofline(fig, pal):
+    """Roofline of a V100-class GPU with three real layers (128 channels, 56x56, FP32)."""
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    ai = np.logspace(-1, 3, 200)
+    ax.plot(ai, np.minimum(PEAK, ai * BW) / 1e12, color=pal.fg, lw=2)
+    ridge = PEAK / BW
+    ax.axvline(ridge, color=pal.muted, ls=":", lw=1)
+    ax.text(ridge * 1.1, 0.12, f"ridge {ridge:.1f}", color=pal.muted, fontsize=10)
+    labels = {"standard": "3×3 standard", "depthwise": "3×3 depthwise", "pointwise": "1×1 pointwise"}
+    for i, kind in enumerate(("standard", "pointwise", "depthwise")):
+        f, t = layer_roofline(kind)
+        a = f / t
+        perf = min(PEAK, a * BW)
+        ax.plot([a], [perf / 1e12], "o", ms=10, color=pal.c[i])
+        off = {"standard": (-95, 14), "pointwise": (-40, -38), "depthwise": (10, -4)}[kind]
+        ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B, ≤{perf / PEAK:.0%} peak", (a, perf / 1e12),
+                    textcoords="offset points", xytext=off, color=pal.c[i], fontsize=10)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(0.1, 1000)
+    ax.set_ylim(0.08, 60)
+    ax.set_xlabel("arithmetic intensity (FLOP / byte)")
+    ax.set_ylabel("attainable TFLOP/s")
+    ax.set_title("V100 FP32: 15.7 TFLOP/s, 900 GB/s", color=pal.fg, fontsize=12)
+    ax.grid(True, which="major", color=pal.grid, lw=0.6)
