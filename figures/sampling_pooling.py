@@ -1,0 +1,253 @@
+"""Figures for the sampling & pooling deck (content/sampling-pooling.md).
+
+All computed with numpy: the interpolations and the transposed convolutions are run on a small
+synthetic image, pooling gradients come from the definition (checked by finite differences), and the
+max-vs-average comparison is a small seeded experiment.
+"""
+import numpy as np
+
+from deckgen.figure_api import figure
+
+
+# ---------------------------------------------------------------- interpolation kernels
+
+def _src_coords(n_out, scale):
+    """Half-pixel convention (align_corners=False): output pixel centre -> input coordinate."""
+    return (np.arange(n_out) + 0.5) / scale - 0.5
+
+
+def _resize_1d(x, scale, kernel, support, axis):
+    """Separable resize of `x` along `axis` with a 1-D interpolation kernel, edge pixels replicated."""
+    x = np.moveaxis(x, axis, 0)
+    n_in = x.shape[0]
+    n_out = n_in * scale
+    src = _src_coords(n_out, scale)
+    out = np.zeros((n_out,) + x.shape[1:])
+    base = np.floor(src).astype(int)
+    for off in range(-support + 1, support + 1):
+        idx = base + off
+        wgt = kernel(src - idx)
+        out += wgt[:, None] * x[np.clip(idx, 0, n_in - 1)]
+    return np.moveaxis(out, 0, axis)
+
+
+def nearest_k(t):
+    return ((t > -0.5) & (t <= 0.5)).astype(float)
+
+
+def linear_k(t):
+    return np.maximum(0.0, 1 - np.abs(t))
+
+
+def cubic_k(t, a=-0.5):
+    """Keys' cubic convolution kernel (a = -0.5), the usual 'bicubic'."""
+    t = np.abs(t)
+    return np.where(t <= 1, (a + 2) * t ** 3 - (a + 3) * t ** 2 + 1,
+                    np.where(t < 2, a * t ** 3 - 5 * a * t ** 2 + 8 * a * t - 4 * a, 0.0))
+
+
+def resize(img, scale, kind):
+    kern, sup = {"nearest": (nearest_k, 1), "bilinear": (linear_k, 1), "bicubic": (cubic_k, 2)}[kind]
+    return _resize_1d(_resize_1d(img, scale, kern, sup, 0), scale, kern, sup, 1)
+
+
+def conv_transpose2d(x, k, s, p):
+    """Transposed convolution by definition: each input pixel adds x*k into the output (stride s)."""
+    ih, iw = x.shape
+    kk = k.shape[0]
+    full = np.zeros(((ih - 1) * s + kk, (iw - 1) * s + kk))
+    for i in range(ih):
+        for j in range(iw):
+            full[i * s:i * s + kk, j * s:j * s + kk] += x[i, j] * k
+    return full[p:full.shape[0] - p, p:full.shape[1] - p]
+
+
+def bilinear_kernel(factor):
+    """FCN's bilinear initialisation for a stride-`factor` transposed convolution."""
+    size = 2 * factor - factor % 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    og = np.arange(size)
+    f = 1 - np.abs(og - center) / factor
+    return np.outer(f, f)
+
+
+def small_image():
+    """8x8 synthetic test image: a bright blob, a hard vertical edge and a single bright pixel."""
+    yy, xx = np.mgrid[0:8, 0:8]
+    img = 0.9 * np.exp(-((yy - 2.5) ** 2 + (xx - 2.5) ** 2) / 3.0)
+    img[:, 6:] = 0.8
+    img[6, 2] = 1.0
+    return img
+
+
+def _cmap(pal):
+    from matplotlib.colors import LinearSegmentedColormap
+    return LinearSegmentedColormap.from_list("ink", [pal.bg, pal.c[0], pal.fg])
+
+
+@figure("upsampling-methods", size=(6.4, 4.8))
+def upsampling_methods(fig, pal):
+    """The same 8x8 image upsampled 4x by five methods."""
+    fig.set_layout_engine("constrained")
+    img = small_image()
+    s = 4
+    near = resize(img, s, "nearest")
+    bil = resize(img, s, "bilinear")
+    bic = resize(img, s, "bicubic")
+    kb = bilinear_kernel(s)
+    tc_bil = conv_transpose2d(img, kb, s, p=(kb.shape[0] - s) // 2)
+    assert tc_bil.shape == (32, 32)
+    # away from the border the bilinear-initialised transposed conv IS bilinear interpolation
+    assert np.allclose(tc_bil[4:-4, 4:-4], bil[4:-4, 4:-4])
+    rk = np.random.default_rng(0).uniform(0, 1, (kb.shape[0], kb.shape[0]))
+    rk *= kb.sum() / rk.sum()
+    tc_rand = conv_transpose2d(img, rk, s, p=(kb.shape[0] - s) // 2)
+    panels = [(img, "input 8×8"), (near, "nearest"), (bil, "bilinear"), (bic, "bicubic"),
+              (tc_bil, "transp. conv\n(bilinear init)"), (tc_rand, "transp. conv\n(random kernel)")]
+    axes = fig.subplots(2, 3)
+    for ax, (m, t) in zip(axes.ravel(), panels):
+        ax.imshow(np.clip(m, 0, 1), cmap=_cmap(pal), vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(t, color=pal.fg, fontsize=11)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for sp in ax.spines.values():
+            sp.set_color(pal.muted)
+
+
+# ---------------------------------------------------------------- pooling forward / backward
+
+def pool_forward_backward(x, g, kind, k=2):
+    """Non-overlapping k x k pooling: forward output and gradient w.r.t. the input."""
+    h, w = x.shape[0] // k, x.shape[1] // k
+    y = np.zeros((h, w))
+    dx = np.zeros_like(x)
+    for i in range(h):
+        for j in range(w):
+            win = x[i * k:(i + 1) * k, j * k:(j + 1) * k]
+            if kind == "max":
+                a, b = np.unravel_index(np.argmax(win), win.shape)
+                y[i, j] = win[a, b]
+                dx[i * k + a, j * k + b] += g[i, j]
+            else:
+                y[i, j] = win.mean()
+                dx[i * k:(i + 1) * k, j * k:(j + 1) * k] += g[i, j] / (k * k)
+    return y, dx
+
+
+def _numeric_grad(x, g, kind, eps=1e-6):
+    num = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        xp = x.copy()
+        xp[idx] += eps
+        xm = x.copy()
+        xm[idx] -= eps
+        num[idx] = (np.sum(pool_forward_backward(xp, g, kind)[0] * g)
+                    - np.sum(pool_forward_backward(xm, g, kind)[0] * g)) / (2 * eps)
+    return num
+
+
+POOL_X = np.array([[1, 3, 2, 0],
+                   [5, 2, 1, 4],
+                   [0, 1, 7, 2],
+                   [2, 6, 3, 1]], dtype=float)
+POOL_G = np.array([[0.4, 0.8],
+                   [1.2, 2.0]])
+
+
+def _mat(ax, m, pal, title, fmt, hl=None):
+    n0, n1 = m.shape
+    from matplotlib.patches import Rectangle
+    for i in range(n0):
+        for j in range(n1):
+            v = m[i, j]
+            if hl is not None and hl[i, j]:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=pal.c[1], alpha=0.35, lw=0))
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=11,
+                    color=pal.fg if v != 0 else pal.muted)
+    for t in range(n0 + 1):
+        ax.plot([-0.5, n1 - 0.5], [t - 0.5, t - 0.5], color=pal.grid, lw=1)
+    for t in range(n1 + 1):
+        ax.plot([t - 0.5, t - 0.5], [-0.5, n0 - 0.5], color=pal.grid, lw=1)
+    if n0 == 4:
+        ax.plot([-0.5, 3.5], [1.5, 1.5], color=pal.muted, lw=2)
+        ax.plot([1.5, 1.5], [-0.5, 3.5], color=pal.muted, lw=2)
+    pad = (4 - n0) / 2  # draw 2x2 maps at the same cell size as 4x4 maps
+    ax.set_xlim(-0.5 - pad, n1 - 0.5 + pad)
+    ax.set_ylim(n0 - 0.5 + pad, -0.5 - pad)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for sp in ax.spines.values():
+        sp.set_visible(False)
+    ax.set_title(title, color=pal.fg, fontsize=11)
+
+
+@figure("pooling-backprop", size=(6.4, 4.6))
+def pooling_backprop(fig, pal):
+    """2x2/stride-2 max and average pooling on a 4x4 input: forward values and backward routing."""
+    fig.set_layout_engine("constrained")
+    ymax, dmax = pool_forward_backward(POOL_X, POOL_G, "max")
+    yavg, davg = pool_forward_backward(POOL_X, POOL_G, "avg")
+    assert np.allclose(dmax, _numeric_grad(POOL_X, POOL_G, "max"), atol=1e-6)
+    assert np.allclose(davg, _numeric_grad(POOL_X, POOL_G, "avg"), atol=1e-6)
+    assert ymax.tolist() == [[5, 4], [6, 7]]
+    assert yavg.tolist() == [[2.75, 1.75], [2.25, 3.25]]
+    axes = fig.subplots(2, 3, gridspec_kw={"width_ratios": [4, 4, 4]})
+    _mat(axes[0, 0], POOL_X, pal, "input x", "{:.0f}", hl=dmax != 0)
+    _mat(axes[0, 1], ymax, pal, "max pool", "{:.0f}")
+    _mat(axes[0, 2], yavg, pal, "avg pool", "{:.2f}")
+    _mat(axes[1, 0], POOL_G, pal, "upstream grad", "{:.1f}")
+    _mat(axes[1, 1], dmax, pal, "∂L/∂x (max)", "{:.1f}", hl=dmax != 0)
+    _mat(axes[1, 2], davg, pal, "∂L/∂x (avg)", "{:.1f}")
+
+
+# ---------------------------------------------------------------- max vs average: experiment
+
+def _auc(pos, neg):
+    """Area under the ROC curve (Mann-Whitney U / n_pos n_neg)."""
+    allv = np.concatenate([pos, neg])
+    ranks = allv.argsort().argsort() + 1
+    return (ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def pooling_experiment(n=2000, w=16, seed=0):
+    """Detect a pattern in a 4x4 (16-pixel) ReLU feature window from the pooled value.
+
+    sparse: positives have ONE strongly activated pixel (+3) at a random place;
+    dense:  positives have ALL pixels shifted up a little (+0.5) before the ReLU.
+    Returns {task: (auc_max, auc_avg)}.
+    """
+    rng = np.random.default_rng(seed)
+    res = {}
+    for task in ("sparse", "dense"):
+        neg = np.maximum(rng.normal(size=(n, w)), 0)
+        z = rng.normal(size=(n, w))
+        if task == "sparse":
+            z[np.arange(n), rng.integers(0, w, n)] += 3.0
+        else:
+            z += 0.5
+        pos = np.maximum(z, 0)
+        res[task] = (_auc(pos.max(1), neg.max(1)), _auc(pos.mean(1), neg.mean(1)))
+    return res
+
+
+@figure("max-vs-avg-experiment", size=(6.4, 3.6))
+def max_vs_avg_experiment(fig, pal):
+    fig.set_layout_engine("constrained")
+    res = pooling_experiment()
+    assert res["sparse"][0] > res["sparse"][1] + 0.05
+    assert res["dense"][1] > res["dense"][0] + 0.05
+    ax = fig.subplots()
+    x = np.arange(2)
+    for i, (lab, col) in enumerate((("max pool", pal.c[1]), ("avg pool", pal.c[0]))):
+        vals = [res["sparse"][i], res["dense"][i]]
+        ax.bar(x + (i - 0.5) * 0.38, vals, width=0.36, color=col, label=lab)
+        for xi, v in zip(x, vals):
+            ax.text(xi + (i - 0.5) * 0.38, v + 0.01, f"{v:.2f}", ha="center", fontsize=11, color=pal.fg)
+    ax.set_xticks(x)
+    ax.set_xticklabels(["sparse: 1 strong pixel", "dense: all pixels +0.5"])
+    ax.set_ylim(0.5, 1.0)
+    ax.set_ylabel("AUC of pooled value")
+    ax.set_title("pattern detection in a 4×4 ReLU window, 2000+2000 samples", color=pal.fg, fontsize=11)
+    ax.grid(True, axis="y", color=pal.grid, lw=0.6)
+    ax.legend(frameon=False, fontsize=10, loc="upper center", labelcolor=pal.fg, ncol=2)
