@@ -1,0 +1,128 @@
+"""Figures for the architecture & compute-cost deck (content/architecture.md).
+
+Costs are computed from layer lists; the CNN timeline plots published numbers (torchvision's
+reference ImageNet-1k weights: single 224-crop top-1 accuracy and parameter count).
+"""
+import numpy as np
+
+from deckgen.figure_api import figure
+
+
+# ---------------------------------------------------------------- VGG-16 cost per layer
+
+VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+VGG16_FC = [(512 * 7 * 7, 4096), (4096, 4096), (4096, 1000)]
+
+
+def vgg16_layers(size=224):
+    """[(name, params, MACs)] for VGG-16 (3x3 convs with bias, padding 1; 2x2 max pools)."""
+    rows, c, h, block, idx = [], 3, size, 1, 0
+    for v in VGG16_CFG:
+        if v == "M":
+            h //= 2
+            block += 1
+            idx = 0
+            continue
+        idx += 1
+        rows.append((f"conv{block}_{idx}", 9 * c * v + v, 9 * c * v * h * h))
+        c = v
+    for i, (a, b) in enumerate(VGG16_FC):
+        rows.append((f"fc{6 + i}", a * b + b, a * b))
+    return rows
+
+
+@figure("vgg16-cost-split", size=(6.4, 3.8))
+def vgg16_cost_split(fig, pal):
+    """Share of parameters vs share of multiply-adds, per VGG-16 stage."""
+    fig.set_layout_engine("constrained")
+    rows = vgg16_layers()
+    total_p = sum(r[1] for r in rows)
+    total_m = sum(r[2] for r in rows)
+    assert total_p == 138357544
+    assert total_m == 15470264320
+    groups = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
+    p = [sum(r[1] for r in rows if r[0].startswith(g)) / total_p * 100 for g in groups]
+    m = [sum(r[2] for r in rows if r[0].startswith(g)) / total_m * 100 for g in groups]
+    ax = fig.subplots()
+    x = np.arange(len(groups))
+    ax.bar(x - 0.2, p, width=0.38, color=pal.c[0], label=f"params (total {total_p / 1e6:.1f}M)")
+    ax.bar(x + 0.2, m, width=0.38, color=pal.c[1], label=f"MACs (total {total_m / 1e9:.2f}G)")
+    for xi, v in zip(x, p):
+        if v > 3:
+            ax.text(xi - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=10, color=pal.c[0])
+    for xi, v in zip(x, m):
+        if v > 3:
+            ax.text(xi + 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=10, color=pal.c[1])
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups, fontsize=10)
+    ax.set_ylabel("share of total (%)")
+    ax.set_ylim(0, 85)
+    ax.set_title("VGG-16 at 224×224: where parameters and compute live", color=pal.fg, fontsize=12)
+    ax.grid(True, axis="y", color=pal.grid, lw=0.6)
+    ax.legend(frameon=False, fontsize=10, loc="upper left", labelcolor=pal.fg)
+
+
+# ---------------------------------------------------------------- stacked 3x3 vs one big kernel
+
+@figure("stacked-3x3-vs-large", size=(6.4, 3.6))
+def stacked_3x3_vs_large(fig, pal):
+    """Weights per C_in*C_out (C channels in and out) for one k x k conv vs (k-1)/2 stacked 3x3 convs."""
+    fig.set_layout_engine("constrained")
+    ks = np.array([5, 7, 9, 11])
+    n3 = (ks - 1) // 2
+    big = ks ** 2
+    stacked = 9 * n3
+    rf = 1 + 2 * n3
+    assert (rf == ks).all()
+    ax = fig.subplots()
+    x = np.arange(len(ks))
+    ax.bar(x - 0.2, big, width=0.38, color=pal.c[1], label="one k×k conv")
+    ax.bar(x + 0.2, stacked, width=0.38, color=pal.c[0], label="stacked 3×3 convs")
+    for xi, b, s_, n in zip(x, big, stacked, n3):
+        ax.text(xi - 0.2, b + 2, f"{b}", ha="center", fontsize=10, color=pal.c[1])
+        ax.text(xi + 0.2, s_ + 2, f"{s_}\n(−{1 - s_ / b:.0%})", ha="center", fontsize=9, color=pal.c[0])
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"k={k}\n{n}×3×3" for k, n in zip(ks, n3)])
+    ax.set_ylabel("weights / C²")
+    ax.set_ylim(0, 145)
+    ax.set_title("same receptive field k×k, C channels in and out", color=pal.fg, fontsize=12)
+    ax.grid(True, axis="y", color=pal.grid, lw=0.6)
+    ax.legend(frameon=False, fontsize=10, loc="upper left", labelcolor=pal.fg)
+
+
+# ---------------------------------------------------------------- evolution of classification CNNs
+
+# (name, year of publication, ImageNet-1k top-1 % single 224 crop, parameters) -- torchvision
+# reference weights (IMAGENET1K_V1), which give every model the same evaluation protocol.
+CNN_TIMELINE = [
+    ("AlexNet", 2012, 56.522, 61_100_840),
+    ("VGG-16", 2014, 71.592, 138_357_544),
+    ("GoogLeNet", 2014, 69.778, 6_624_904),
+    ("ResNet-50", 2015, 76.130, 25_557_032),
+    ("ResNet-152", 2015, 78.312, 60_192_808),
+    ("DenseNet-121", 2017, 74.434, 7_978_856),
+    ("MobileNetV2", 2018, 71.878, 3_504_872),
+    ("EfficientNet-B0", 2019, 77.692, 5_288_548),
+    ("ConvNeXt-T", 2022, 82.520, 28_589_128),
+]
+
+
+@figure("cnn-evolution", size=(6.4, 4.4))
+def cnn_evolution(fig, pal):
+    fig.set_layout_engine("constrained")
+    ax = fig.subplots()
+    offsets = {"AlexNet": (8, -4), "VGG-16": (-62, 10), "GoogLeNet": (6, -18), "ResNet-50": (10, -16),
+               "ResNet-152": (-40, 14), "DenseNet-121": (8, -16), "MobileNetV2": (-22, -22),
+               "EfficientNet-B0": (-70, 12), "ConvNeXt-T": (-64, -8)}
+    for i, (name, year, acc, params) in enumerate(CNN_TIMELINE):
+        light = params < 10e6
+        ax.scatter([year], [acc], s=20 + params / 1e6 * 4, color=pal.c[2] if light else pal.c[0],
+                   alpha=0.75, edgecolor=pal.fg, lw=0.6, zorder=3)
+        ax.annotate(f"{name}\n{params / 1e6:.1f}M", (year, acc), textcoords="offset points",
+                    xytext=offsets[name], fontsize=9, color=pal.fg)
+    ax.set_xlim(2011, 2023.5)
+    ax.set_ylim(52, 87)
+    ax.set_xlabel("year published")
+    ax.set_ylabel("ImageNet top-1 (%)")
+    ax.set_title("dot area ∝ parameters; green: < 10M (efficient designs)", color=pal.muted, fontsize=11)
+    ax.grid(True, color=pal.grid, lw=0.6)
