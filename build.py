@@ -1,0 +1,11 @@
+#!/usr/bin/env python3
+"""Build this repository's content/ into dist/: `python build.py` (flags: `python build.py --help`)."""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))  # works before `pip install -e .` too
+
+from deckgen.cli import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main(["--root", str(Path(__file__).resolve().parent), *sys.argv[1:]]))

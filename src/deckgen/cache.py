@@ -1,0 +1,93 @@
+"""A content-addressed cache for costly results (figures, sympy blocks, rendered topics).
+
+In:  a key (a hash of everything the result depends on plus `CACHE_VERSION`) and bytes.
+Out: the bytes again on a later build, or None.
+
+Each entry stores the SHA-256 of its payload in its header and is checked on read, so a
+truncated or corrupted entry is treated as a miss and rebuilt, never packaged. Entries are written
+to a temporary file and renamed, so an interrupted build leaves either the old entry or the new
+one, never half of one.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+CACHE_VERSION = "1"
+_MAGIC = b"deckgen-cache-1 "
+
+
+def key_for(*parts: object) -> str:
+    """A cache key from any JSON-serialisable parts."""
+    text = json.dumps([CACHE_VERSION, *parts], ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Cache:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / key
+
+    def get(self, kind: str, key: str) -> bytes | None:
+        try:
+            raw = self._path(kind, key).read_bytes()
+        except OSError:
+            return None
+        header, _, payload = raw.partition(b"\n")
+        if not header.startswith(_MAGIC) or header[len(_MAGIC):].decode(errors="replace") != sha256(payload):
+            return None  # corrupted or from another version: a miss, rebuilt by the caller
+        return payload
+
+    def put(self, kind: str, key: str, payload: bytes) -> None:
+        path = self._path(kind, key)
+        atomic_write(path, _MAGIC + sha256(payload).encode() + b"\n" + payload)
+
+    def get_json(self, kind: str, key: str):
+        raw = self.get(kind, key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def put_json(self, kind: str, key: str, value) -> None:
+        self.put(kind, key, json.dumps(value, ensure_ascii=False, sort_keys=True).encode())
+
+    def has(self, kind: str, key: str) -> bool:
+        return self.get(kind, key) is not None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -1,0 +1,133 @@
+"""The `deckgen` command: parse flags, call the library, print, choose the exit status.
+
+Exit status: 0 success, 1 content errors (each printed as `path:line: what — how to fix`),
+2 wrong usage or an internal error, 130 interrupted. No traceback unless DECKGEN_DEBUG=1.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .config import BuildConfig
+from .errors import BuildFailed
+from .records import BuildReport
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):  # plain `deckgen` builds
+        args.run = _run_build
+    try:
+        return args.run(args)
+    except BuildFailed as failed:
+        _print_errors(failed)
+        return 1
+    except KeyboardInterrupt:
+        print("deckgen: interrupted; dist/ and the lock file are as they were before this build", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug in deckgen, not in the content
+        if os.environ.get("DECKGEN_DEBUG"):
+            raise
+        print(f"deckgen: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print("  dist/ is unchanged. Run again with DECKGEN_DEBUG=1 for details and report it.", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="deckgen", description="Build Anki decks from Markdown Q&A.")
+    parser.add_argument("--root", type=Path, default=Path("."), help="project folder holding content/ and figures/ (default: .)")
+    _build_flags(parser)  # `deckgen --jobs 2` is `deckgen build --jobs 2`
+    sub = parser.add_subparsers(dest="command")
+
+    build = sub.add_parser("build", help="build dist/*.apkg (the default command)")
+    _build_flags(build)
+    build.set_defaults(run=_run_build)
+
+    ids = sub.add_parser("ids", help="list notes without ids; --write adds them")
+    ids.add_argument("--write", action="store_true", help="write the missing ids into the files")
+    ids.set_defaults(run=_run_ids)
+    return parser
+
+
+def _build_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dist", type=Path, help="output folder (default: <root>/dist)")
+    parser.add_argument("--jobs", "-j", type=int, default=0, help="worker processes for figures and sympy (default: one per core)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+
+
+def config_from(args) -> BuildConfig:
+    root = args.root.resolve()
+    return BuildConfig(
+        root=root,
+        dist_dir=getattr(args, "dist", None),
+        jobs=getattr(args, "jobs", 0),
+        progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
+    )
+
+
+def _run_build(args) -> int:
+    from .pipeline import build
+
+    report = build(config_from(args))
+    if not args.quiet:
+        print_report(report)
+    return 0
+
+
+def print_report(report: BuildReport, out=sys.stdout) -> None:
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=out)
+    any_change = False
+    for deck in report.changes:
+        if deck.empty:
+            continue
+        any_change = True
+        counts = ", ".join(f"{len(keys)} {what}" for what, keys in (("added", deck.added), ("changed", deck.changed), ("removed", deck.removed)) if keys)
+        print(f"{deck.deck_name}: {counts}", file=out)
+        for mark, keys in (("+", deck.added), ("~", deck.changed)):
+            for key in keys:
+                print(f"  {mark} {key}", file=out)
+        for key in deck.removed:
+            print(f'  - {key}  (import never deletes: find it in Anki\'s browser with  "Meta:{key}"  and delete it there)', file=out)
+    if not any_change:
+        print("no note changed since the last build", file=out)
+    written = f"{len(report.written)} written" if report.written else "all unchanged"
+    print(f"{report.notes} notes in {len(report.packages)} packages ({written}) in {report.stats.get('seconds', 0):.2f} s", file=out)
+
+
+def _print_errors(failed: BuildFailed) -> None:
+    for error in failed.errors:
+        print(f"error: {error}", file=sys.stderr)
+    count = len(failed.errors)
+    print(f"{count} error{'s' if count != 1 else ''}; nothing was written, dist/ is unchanged", file=sys.stderr)
+
+
+def _run_ids(args) -> int:
+    from .ids import existing_ids, missing_ids, write_ids
+
+    content = args.root.resolve() / "content"
+    paths = sorted(content.glob("*.md"))
+    if args.write:
+        taken = existing_ids(paths)
+        total = 0
+        for path in paths:
+            for line, new_id in write_ids(path, taken):
+                print(f"{path.relative_to(args.root.resolve())}:{line}: added {{#{new_id}}}")
+                total += 1
+        print(f"{total} id{'s' if total != 1 else ''} added")
+        return 0
+    missing = [(path, line, heading) for path in paths for line, heading in missing_ids(path)]
+    for path, line, heading in missing:
+        print(f"{path.relative_to(args.root.resolve())}:{line}: no id: {heading.strip()}")
+    if missing:
+        print(f"{len(missing)} notes without ids; run 'deckgen ids --write' to add them")
+        return 1
+    print("every note has an id")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

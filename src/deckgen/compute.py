@@ -1,0 +1,74 @@
+"""Computed math: run the notes' ```sympy blocks, cached by content hash.
+
+In:  every `SympyBlock` of the build.
+Out: for each block token, the formulas it shows (LaTeX); errors at the block's `path:line`
+     for a failed claim, an exception or a block that runs too long.
+
+Results are cached by a hash of the block's code and the sympy version, so a rebuild with
+nothing changed neither runs a block nor imports sympy.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import metadata
+
+from .cache import Cache, key_for
+from .errors import ErrorList
+from .records import Location, SympyBlock
+
+SYMPY_VERSION = "1"
+
+
+@lru_cache(maxsize=1)
+def _sympy_version() -> str:
+    try:
+        return metadata.version("sympy")
+    except metadata.PackageNotFoundError:
+        return "-"
+
+
+def block_key(block: SympyBlock) -> str:
+    return key_for("sympy", SYMPY_VERSION, _sympy_version(), block.code)
+
+
+def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: int = 0, timeout: float = 60.0) -> tuple[dict[str, list[dict]], int]:
+    """Return {block id: shows} for the blocks that succeeded, and how many blocks were run."""
+    results: dict[str, list[dict]] = {}
+    todo = []
+    for block in blocks:
+        key = block_key(block)
+        cached = cache.get_json("sympy", key)
+        if cached is None:
+            todo.append((block, key))
+        else:
+            results[_id(block)] = cached
+    if todo:
+        from .workers import run_jobs
+
+        outcomes = run_jobs("sympy", [{"code": block.code} for block, _ in todo], timeout, jobs)
+        for (block, key), outcome in zip(todo, outcomes):
+            if "shows" in outcome:
+                cache.put_json("sympy", key, outcome["shows"])
+                results[_id(block)] = outcome["shows"]
+            else:
+                _report(block, outcome, errors)
+    return results, len(todo)
+
+
+def _id(block: SympyBlock) -> str:
+    return f"{block.location}#{block.token}"
+
+
+def result_for(results: dict[str, list[dict]], block: SympyBlock) -> list[dict] | None:
+    return results.get(_id(block))
+
+
+def _report(block: SympyBlock, outcome: dict, errors: ErrorList) -> None:
+    # The block's code starts on the line after its opening fence.
+    line = block.location.line + outcome["line"] if outcome.get("line") else block.location.line
+    where = Location(block.location.path, line)
+    hints = {
+        "assert": "the answer claims something the computation does not confirm: correct the claim or the computation",
+        "timeout": "simplify the computation (e.g. substitute numbers, avoid general simplify on large expressions)",
+    }
+    errors.add(where, f"sympy block: {outcome['error']}", hints.get(outcome.get("kind"), "fix the code of the sympy block"))

@@ -1,0 +1,78 @@
+"""`deckgen ids --write`: give every note without an id one, changing nothing else in the file.
+
+In:  the content files.
+Out: for each heading without `{#id}`, a new id derived from the question (ASCII words when there
+     are any, else a short hash), unique across all topics; existing ids are never changed.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from .parse import HEADING_ID_RE, HEADING_RE
+from .scan import FENCE_RE
+
+_WORD_RE = re.compile(r"[A-Za-z0-9]+")
+
+
+def missing_ids(path: Path) -> list[tuple[int, str]]:
+    """(line number, heading) of each note heading without an id."""
+    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    return [(i + 1, lines[i]) for i in _heading_indexes(lines) if not HEADING_ID_RE.match(lines[i])]
+
+
+def existing_ids(paths: list[Path]) -> set[str]:
+    ids = set()
+    for path in paths:
+        for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
+            match = HEADING_RE.match(line) and HEADING_ID_RE.match(line)
+            if match:
+                ids.add(match.group(2).strip())
+    return ids
+
+
+def write_ids(path: Path, taken: set[str]) -> list[tuple[int, str]]:
+    """Add ids to `path` in place; returns (line, id) for each id added. `taken` grows."""
+    raw = path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    lines = text.splitlines(keepends=True)
+    bare = [line.rstrip("\r\n") for line in lines]
+    added = []
+    for i in _heading_indexes(bare):
+        if HEADING_ID_RE.match(bare[i]):
+            continue
+        question = HEADING_RE.match(bare[i]).group(1)
+        new_id = _new_id(question, taken)
+        taken.add(new_id)
+        ending = lines[i][len(bare[i]):]
+        lines[i] = f"{bare[i].rstrip()} {{#{new_id}}}{ending}"
+        added.append((i + 1, new_id))
+    if added:
+        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(lines).encode("utf-8"))
+    return added
+
+
+def _heading_indexes(lines: list[str]) -> list[int]:
+    found, fence = [], None
+    for i, line in enumerate(lines):
+        if fence:
+            if line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
+                fence = None
+            continue
+        match = FENCE_RE.match(line)
+        if match:
+            fence = match.group(2)
+        elif HEADING_RE.match(line):
+            found.append(i)
+    return found
+
+
+def _new_id(question: str, taken: set[str]) -> str:
+    words = [w.lower() for w in _WORD_RE.findall(question)][:5]
+    base = "-".join(words)[:40].strip("-") or "q-" + hashlib.sha256(question.encode()).hexdigest()[:6]
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate

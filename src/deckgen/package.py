@@ -1,0 +1,107 @@
+"""Write `.apkg` files with genanki: per-note `mod` times and byte-identical output.
+
+In:  compiled topics, the note types, `mod` times from the lock file, and media file paths.
+Out: the bytes of an `.apkg` (the caller writes them atomically).
+
+genanki stamps one timestamp on every note, card and note type and zips with wall-clock file
+times; both would break updates or reproducibility, so notes and note types take their own
+`mod`, ids are derived from those times, and the zip is written with fixed entry times in a
+fixed order. This is the only module that imports genanki.
+"""
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import os
+import sqlite3
+import tempfile
+import zipfile
+from pathlib import Path
+
+import genanki
+
+from .notetypes import NoteType, deck_number, guid_for
+from .records import CompiledTopic, NoteKind
+
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+class _Model(genanki.Model):
+    def __init__(self, notetype: NoteType, mod: int):
+        super().__init__(
+            model_id=notetype.id,
+            name=notetype.name,
+            fields=[{"name": f} for f in notetype.fields],
+            templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in notetype.templates],
+            css=notetype.css,
+            model_type=genanki.Model.CLOZE if notetype.kind is NoteKind.CLOZE else genanki.Model.FRONT_BACK,
+            sort_field_index=0,
+        )
+        self.mod = mod
+
+    def to_json(self, timestamp, deck_id):
+        return super().to_json(self.mod, deck_id)
+
+
+class _Note(genanki.Note):
+    def __init__(self, mod: int, **kwargs):
+        super().__init__(**kwargs)
+        self.mod = mod
+
+    def write_to_db(self, cursor, timestamp, deck_id, id_gen):
+        super().write_to_db(cursor, self.mod, deck_id, id_gen)
+
+
+def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_mods: dict[str, int], type_mods: dict[str, int], media: dict[str, Path]) -> bytes:
+    """One package holding `topics` as decks; `media` maps file names to files on disk."""
+    models = {kind: _Model(nt, type_mods[kind.value]) for kind, nt in notetypes.items()}
+    decks, used_media = [], set()
+    for topic in topics:
+        deck = genanki.Deck(deck_number(topic.deck_name), topic.deck_name, _description(topic.description))
+        for position, note in enumerate(topic.notes):
+            deck.add_note(_Note(
+                note_mods[note.key],
+                model=models[note.kind],
+                fields=list(note.fields),
+                tags=list(note.tags),
+                guid=guid_for(note.key),
+                due=position,
+            ))
+            used_media.update(note.media)
+        decks.append(deck)
+    newest = max([*note_mods.values(), *type_mods.values(), 1])
+    return _zip(genanki.Package(decks), newest, {name: media[name] for name in sorted(used_media)})
+
+
+def _description(text: str) -> str:
+    return text.replace("\n", "<br>") if text else ""
+
+
+def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path]) -> bytes:
+    fd, dbpath = tempfile.mkstemp(suffix=".anki2")
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(dbpath)
+        # Ids come from the newest mod, not the clock, so the same inputs give the same bytes.
+        package.write_to_db(conn.cursor(), timestamp, itertools.count(timestamp * 1000))
+        conn.commit()
+        conn.close()
+        collection = Path(dbpath).read_bytes()
+    finally:
+        os.unlink(dbpath)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        _add(z, "collection.anki2", collection)
+        names = list(media)
+        _add(z, "media", json.dumps({str(i): name for i, name in enumerate(names)}).encode())
+        for i, name in enumerate(names):
+            _add(z, str(i), media[name].read_bytes())
+    return out.getvalue()
+
+
+def _add(z: zipfile.ZipFile, name: str, data: bytes) -> None:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    z.writestr(info, data)

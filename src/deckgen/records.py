@@ -1,0 +1,135 @@
+"""Plain immutable records passed between the pipeline stages.
+
+Every record that comes from a source file carries its `Location`, so any later stage can report
+an error at the exact `path:line` the author has to edit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in a source file; `path` is relative to the project root when possible."""
+
+    path: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+class NoteKind(str, Enum):
+    BASIC = "basic"
+    REVERSED = "reversed"
+    CLOZE = "cloze"
+
+
+@dataclass(frozen=True)
+class Formula:
+    """One `$...$` or `$$...$$` formula as the author wrote it (without delimiters)."""
+
+    tex: str
+    display: bool
+    location: Location
+
+
+@dataclass(frozen=True)
+class SympyBlock:
+    """A fenced ```sympy block: source code run at build time, placed by `token` in the text."""
+
+    code: str
+    token: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    """An image reference: `figure:NAME` or a path relative to the Markdown file."""
+
+    target: str
+    caption: str
+    token: str
+    location: Location
+
+    @property
+    def figure_name(self) -> str | None:
+        return self.target[len("figure:"):] if self.target.startswith("figure:") else None
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note as parsed: Markdown with formulas, sympy blocks and images replaced by tokens."""
+
+    note_id: str
+    kind: NoteKind
+    front: str  # question Markdown (heading text plus optional extra question lines)
+    back: str  # answer Markdown (for cloze: extra text shown on the back)
+    tags: tuple[str, ...]
+    location: Location
+    formulas: tuple[tuple[str, Formula], ...] = ()  # (token, formula) in text order
+    sympy_blocks: tuple[SympyBlock, ...] = ()
+    media: tuple[MediaRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One content file: a deck and its notes."""
+
+    deck_id: str
+    deck_name: str
+    description: str
+    tags: tuple[str, ...]
+    notes: tuple[Note, ...]
+    location: Location  # the file (line 1)
+    source_sha: str  # hash of the file's bytes
+
+
+@dataclass(frozen=True)
+class RenderedNote:
+    """A note ready for packaging: final field HTML, tags and the media files it uses."""
+
+    key: str  # "<deck id>/<note id>", the identity the GUID and the lock file use
+    kind: NoteKind
+    fields: tuple[str, ...]
+    tags: tuple[str, ...]
+    media: tuple[str, ...]  # media file names (content-hashed) the fields reference
+    location: Location
+
+
+@dataclass(frozen=True)
+class CompiledTopic:
+    """A topic after rendering: what packaging needs, and what the cache stores."""
+
+    deck_id: str
+    deck_name: str
+    description: str
+    notes: tuple[RenderedNote, ...]
+    location: Location
+
+
+@dataclass(frozen=True)
+class DeckChanges:
+    """Notes added, changed and removed in one deck since the last successful build."""
+
+    deck_name: str
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.changed or self.removed)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a build did: packages written, changes per deck, warnings, and the time it took."""
+
+    packages: tuple[str, ...]
+    written: tuple[str, ...]  # packages whose bytes changed in this build
+    changes: tuple[DeckChanges, ...]
+    notes: int
+    warnings: tuple[str, ...] = ()
+    stats: dict = field(default_factory=dict)

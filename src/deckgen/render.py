@@ -1,0 +1,76 @@
+"""Turn a parsed note into the HTML of its Anki fields.
+
+In:  a `Note` (tokens in place of formulas, images and sympy blocks) and what the other stages
+     computed for those tokens: sympy results and the HTML of each image.
+Out: a `RenderedNote` whose fields hold final HTML with `\\(..\\)` / `\\[..\\]` math for MathJax.
+"""
+from __future__ import annotations
+
+import html
+import re
+from functools import lru_cache
+
+from . import cloze
+from .records import Formula, Note, NoteKind, RenderedNote
+from .scan import TOKEN_RE
+
+RENDER_VERSION = "1"  # bump when the HTML for the same Markdown changes
+
+
+@lru_cache(maxsize=1)
+def _markdown():
+    import markdown  # deferred: a no-op build renders nothing
+
+    return markdown.Markdown(
+        extensions=["tables", "fenced_code", "codehilite", "sane_lists"],
+        extension_configs={"codehilite": {"css_class": "codehilite", "guess_lang": False}},
+        output_format="html",
+    )
+
+
+def markdown_to_html(text: str) -> str:
+    md = _markdown()
+    md.reset()
+    return md.convert(text)
+
+
+def formula_html(formula: Formula, in_cloze: bool) -> str:
+    """MathJax delimiters around the escaped TeX (in a cloze note, `}}` kept from ending a deletion)."""
+    tex = cloze.protect(formula.tex) if in_cloze else formula.tex
+    body = html.escape(tex, quote=False)
+    return f"\\[{body}\\]" if formula.display else f"\\({body}\\)"
+
+
+def sympy_html(shows: list[dict]) -> str:
+    """The formulas a sympy block shows, one per line."""
+    parts = []
+    for show in shows:
+        tex = html.escape(show["latex"], quote=False)
+        parts.append(f"<p>\\({tex}\\)</p>" if show.get("inline") else f"\\[{tex}\\]")
+    return "\n".join(parts)
+
+
+def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str], media: tuple[str, ...]) -> RenderedNote:
+    """`replacements` maps every image and sympy token of the note to its HTML."""
+    in_cloze = note.kind is NoteKind.CLOZE
+    values = dict(replacements)
+    for token, formula in note.formulas:
+        values[token] = formula_html(formula, in_cloze)
+    front = _fill(markdown_to_html(note.front), values)
+    back = _fill(markdown_to_html(note.back), values) if note.back.strip() else ""
+    key = f"{deck_id}/{note.note_id}"
+    tags = tuple(dict.fromkeys((*deck_tags, *note.tags)))
+    return RenderedNote(key=key, kind=note.kind, fields=(front, back, key), tags=tags, media=media, location=note.location)
+
+
+def _fill(rendered: str, values: dict[str, str]) -> str:
+    """Put each token's HTML in place; a block-level item alone in a paragraph replaces the <p>."""
+
+    def block(match: re.Match) -> str:
+        value = values.get(match.group(1))
+        if value is not None and value.lstrip().startswith(("<figure", "\\[", "<p>")):
+            return value
+        return match.group(0)
+
+    rendered = re.sub(r"<p>(DGTOK\d+Z)</p>", block, rendered)
+    return TOKEN_RE.sub(lambda m: values.get(m.group(0), m.group(0)), rendered)

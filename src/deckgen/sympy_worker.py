@@ -1,0 +1,53 @@
+"""Run one ```sympy block (inside a worker process; see workers.py).
+
+In:  {"code": source of the block}.
+Out: {"shows": [{"latex": ..., "inline": bool}, ...]} or
+     {"error": message, "line": line within the block (1-based), "kind": "assert" | "raise"}.
+
+Each block gets a fresh namespace holding `from sympy import *` and `show`, so blocks cannot see
+or change one another's names.
+"""
+from __future__ import annotations
+
+import sys
+import traceback
+
+import sympy
+
+_BASE = {name: getattr(sympy, name) for name in dir(sympy) if not name.startswith("_")}
+
+
+def run_job(job: dict) -> dict:
+    shows: list[dict] = []
+
+    def show(expr, inline: bool = False) -> None:
+        latex = expr if isinstance(expr, str) else sympy.latex(expr)
+        shows.append({"latex": latex, "inline": bool(inline)})
+
+    namespace = dict(_BASE, show=show, __name__="__sympy_block__")
+    try:
+        code = compile(job["code"], "<sympy block>", "exec")
+        exec(code, namespace)  # noqa: S102 - running the author's block is the point
+    except SyntaxError as exc:
+        return {"error": f"syntax error: {exc.msg}", "line": exc.lineno or 1, "kind": "raise"}
+    except AssertionError as exc:
+        line = _block_line(exc)
+        claim = job["code"].splitlines()[line - 1].strip() if line else ""
+        detail = f": {exc}" if str(exc) else ""
+        return {"error": f"claim does not hold: {claim}{detail}", "line": line, "kind": "assert"}
+    except Exception as exc:  # the author's code may raise anything; report it, never crash
+        return {"error": f"{type(exc).__name__}: {exc}", "line": _block_line(exc), "kind": "raise"}
+    return {"shows": shows}
+
+
+def _block_line(exc: BaseException) -> int:
+    """The deepest line of the block itself in the traceback (not sympy's internals)."""
+    line = 0
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename == "<sympy block>":
+            line = frame.lineno or 0
+    return line
+
+
+if __name__ == "__main__":  # manual use: python -m deckgen.sympy_worker < block.py
+    print(run_job({"code": sys.stdin.read()}))
