@@ -1,0 +1,49 @@
+"""Shared fixtures: small projects in tmp_path, and running the real `deckgen` command."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def write_project(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write `files` (path -> text, dedented; or bytes as they are) under `root`."""
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
+    return root
+
+
+def run_deckgen(root: Path, *args: str, timeout: float = 300) -> Run:
+    """Run the installed command in a child process, exactly as a user would."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "deckgen.cli", "--root", str(root), *args],
+        capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    """A factory: project({"content/a.md": "..."}) -> root folder."""
+    return lambda files: write_project(tmp_path / "proj", files)
