@@ -236,7 +236,7 @@ def test_errors_are_reported_together_with_locations_and_fixes(project):
         "content/bad.md:8: note has no id",
         "content/bad.md:14: formula $ is never closed",
         "content/bad.md:16: cloze note has no deletion",
-        "content/good.md:5: note id 'open-math' is also used at content/bad.md:12",
+        "content/good.md:6: note id 'open-math' is also used at content/bad.md:12",
     ]
     for line in expected:
         assert line in result.stderr, result.stderr
