@@ -1,0 +1,481 @@
+"""Figures for the deck 优化与训练 (content/optimization.md).
+
+Optimizer paths come from running the update rules; the batch-size and layer-convergence
+figures are small real experiments on seeded synthetic data (numpy only, a few seconds, cached
+per process so the day and night renders share one run).
+"""
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from deckgen.figure_api import figure
+
+
+def _style(ax, pal):
+    ax.grid(True, color=pal.grid, linewidth=0.6)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+# ---------------------------------------------------------------- optimizer paths
+
+_A = np.array([0.04, 2.0])  # f(x, y) = (0.04 x^2 + 2 y^2) / 2: condition number 50
+_P0 = (-8.0, 1.5)
+_OPTS = ("SGD", "Momentum", "Nesterov", "RMSProp", "Adam")
+
+
+def _quad(p):
+    return 0.5 * float((_A * p**2).sum())
+
+
+def _run_opt(name, lr, steps=60):
+    """Run one optimizer with exact gradients of the quadratic; returns the visited points."""
+    p = np.array(_P0)
+    m = np.zeros(2)
+    v = np.zeros(2)
+    path = [p.copy()]
+    for t in range(1, steps + 1):
+        g = _A * p
+        if name == "SGD":
+            p = p - lr * g
+        elif name == "Momentum":  # v <- 0.9 v + g; p <- p - lr v
+            m = 0.9 * m + g
+            p = p - lr * m
+        elif name == "Nesterov":  # the same, with the look-ahead form used by PyTorch
+            m = 0.9 * m + g
+            p = p - lr * (g + 0.9 * m)
+        elif name == "RMSProp":
+            v = 0.9 * v + 0.1 * g**2
+            p = p - lr * g / (np.sqrt(v) + 1e-8)
+        elif name == "Adam":
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g**2
+            p = p - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        path.append(p.copy())
+    return np.array(path)
+
+
+# Hand-picked, typical learning rates: SGD close to its stability limit 2/lambda_max = 1,
+# momentum methods 10x smaller (their effective step is lr / (1 - 0.9)), adaptive ones in
+# parameter units. The loss panel shows how each choice fares.
+_LRS = {"SGD": 0.9, "Momentum": 0.1, "Nesterov": 0.1, "RMSProp": 0.2, "Adam": 0.5}
+
+
+@lru_cache(maxsize=None)
+def _paths():
+    return {name: (lr, _run_opt(name, lr)) for name, lr in _LRS.items()}
+
+
+@figure("optimizer-paths", size=(6.4, 4.8))
+def optimizer_paths(fig, pal):
+    runs = _paths()
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.25, 1])
+    xs = np.linspace(-9, 2, 300)
+    ys = np.linspace(-2.2, 2.2, 200)
+    X, Y = np.meshgrid(xs, ys)
+    F = 0.5 * (_A[0] * X**2 + _A[1] * Y**2)
+    colors = dict(zip(_OPTS, (pal.c[0], pal.c[1], pal.c[4], pal.c[2], pal.c[3])))
+    groups = (("SGD", "Momentum", "Nesterov"), ("RMSProp", "Adam"))
+    for col, names in enumerate(groups):
+        ax = fig.add_subplot(gs[0, col])
+        ax.contour(X, Y, F, levels=np.geomspace(0.01, 3, 9), colors=pal.grid, linewidths=0.8)
+        for name in names:
+            path = runs[name][1]
+            ax.plot(path[:, 0], path[:, 1], "-o", color=colors[name], markersize=2, linewidth=1.3,
+                    label=name)
+        ax.plot(0, 0, "*", color=pal.fg, markersize=10)
+        ax.set_xlim(-9, 2)
+        ax.set_ylim(-2.2, 2.2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(fontsize=8.5, loc="upper right", framealpha=0.9)
+    ax = fig.add_subplot(gs[1, :])
+    for name in _OPTS:
+        lr, path = runs[name]
+        ax.semilogy([_quad(p) for p in path], color=colors[name], linewidth=1.8,
+                    label=f"{name} (lr {lr:.2g})")
+    ax.set_xlabel("step")
+    ax.set_ylabel("f")
+    ax.legend(fontsize=8, ncol=3, loc="lower left", framealpha=0.9)
+    _style(ax, pal)
+    fig.suptitle("f = (0.04x² + 2y²)/2 (κ = 50), exact gradients, 60 steps", fontsize=10)
+    fig.tight_layout()
+
+
+# ---------------------------------------------------------------- SGD vs full-batch GD
+
+@lru_cache(maxsize=None)
+def _sgd_vs_gd():
+    rng = np.random.default_rng(5)
+    n, d = 1000, 10
+    X = rng.normal(0, 1, (n, d)) * np.geomspace(1, 3, d)
+    y = X @ rng.normal(0, 1, d) + rng.normal(0, 1.0, n)
+    w_star = np.linalg.lstsq(X, y, rcond=None)[0]
+
+    def gap(w):
+        r = X @ w - y
+        r0 = X @ w_star - y
+        return 0.5 * (r @ r - r0 @ r0) / n
+
+    lam = np.linalg.eigvalsh(X.T @ X / n)
+    epochs = 10
+    curves = {}
+    w = np.zeros(d)
+    gd = [gap(w)]
+    lr_gd = 2 / (lam.max() + lam.min())
+    for _ in range(epochs):
+        w = w - lr_gd * X.T @ (X @ w - y) / n
+        gd.append(gap(w))
+    curves["full-batch GD (1 step / epoch)"] = (np.arange(epochs + 1), np.array(gd))
+    for label, B, decay in (("SGD, batch 1, constant lr", 1, False),
+                            ("SGD, batch 1, lr ∝ 1/t", 1, True),
+                            ("mini-batch 32, constant lr", 32, False)):
+        runs = []
+        for rep in range(3):  # mean of 3 shufflings, so the curves are readable
+            w = np.zeros(d)
+            xs, gs_ = [0.0], [gap(w)]
+            lr0 = 0.02 if B == 1 else 0.1
+            t = 0
+            for ep in range(epochs):
+                perm = rng.permutation(n)
+                for k in range(0, n, B):
+                    idx = perm[k:k + B]
+                    t += 1
+                    lr = lr0 / (1 + t / 500) if decay else lr0
+                    w = w - lr * X[idx].T @ (X[idx] @ w - y[idx]) / len(idx)
+                    if (k + B) // 100 > k // 100:  # every 100 samples
+                        xs.append(ep + (k + B) / n)
+                        gs_.append(gap(w))
+            runs.append(gs_)
+        curves[label] = (np.array(xs), np.exp(np.log(runs).mean(0)))
+    return curves
+
+
+@figure("sgd-vs-gd", size=(6.4, 4.0))
+def sgd_vs_gd(fig, pal):
+    curves = _sgd_vs_gd()
+    ax = fig.subplots()
+    styles = ("-o", "-", "-", "-")
+    for i, (label, (x, g)) in enumerate(curves.items()):
+        ax.semilogy(x, g, styles[i], color=pal.c[i], linewidth=1.6, markersize=4, label=label)
+    ax.set_xlabel("epochs (passes over the 1000 samples)")
+    ax.set_ylabel("loss − optimum")
+    ax.set_title("linear least squares, same data for all", fontsize=10)
+    ax.legend(fontsize=9, framealpha=0.9)
+    _style(ax, pal)
+    fig.tight_layout()
+
+
+# ---------------------------------------------------------------- batch-size experiment
+
+BATCHES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 400)
+
+
+def _bs_data(S, rng):
+    """S independent draws of the seed's data: two 12-D Gaussians, identity covariance, means 0
+    and (1, ..., 1); 500 points (250 per class), split 400 train / 100 test at random."""
+    n = 500
+    y = np.tile(np.repeat([0.0, 1.0], n // 2), (S, 1))
+    X = rng.normal(0, 1, (S, n, 12)) + y[..., None]
+    perm = np.argsort(rng.random((S, n)), axis=1)
+    X = np.take_along_axis(X, perm[..., None], 1)
+    y = np.take_along_axis(y, perm, 1)
+    return X[:, :400], y[:, :400], X[:, 400:], y[:, 400:]
+
+
+def _bs_train(Xtr, ytr, B, lr, steps, rng, H=16):
+    """Plain SGD on a 12-16-1 tanh MLP with logistic loss, S runs at once (one per data draw)."""
+    S, n, d = Xtr.shape
+    W1 = rng.normal(0, np.sqrt(1 / d), (S, d, H))
+    b1 = np.zeros((S, 1, H))
+    w2 = rng.normal(0, np.sqrt(1 / H), (S, H, 1))
+    b2 = np.zeros((S, 1, 1))
+    sidx = np.arange(S)[:, None]
+    pos = n
+    for _ in range(steps):
+        if pos + B > n:  # new epoch: reshuffle (a last incomplete batch is dropped)
+            if B < n:
+                order = np.argsort(rng.random((S, n)), 1)
+                Xp, yp = Xtr[sidx, order], ytr[sidx, order][..., None]
+            else:
+                Xp, yp = Xtr, ytr[..., None]
+            pos = 0
+        x, yy = Xp[:, pos:pos + B], yp[:, pos:pos + B]
+        pos += B
+        h = np.tanh(x @ W1 + b1)
+        p = 1 / (1 + np.exp(-(h @ w2 + b2)))
+        d2 = (p - yy) / B
+        gw2 = h.transpose(0, 2, 1) @ d2
+        gb2 = d2.sum(1, keepdims=True)
+        dh = d2 * w2.transpose(0, 2, 1) * (1 - h**2)
+        gW1 = x.transpose(0, 2, 1) @ dh
+        gb1 = dh.sum(1, keepdims=True)
+        W1 -= lr * gW1
+        b1 -= lr * gb1
+        w2 -= lr * gw2
+        b2 -= lr * gb2
+    return W1, b1, w2, b2
+
+
+def _bs_acc(params, X, y):
+    W1, b1, w2, b2 = params
+    z = np.tanh(X @ W1 + b1) @ w2 + b2
+    return ((z[..., 0] > 0) == (y > 0.5)).mean(1)
+
+
+@lru_cache(maxsize=None)
+def batch_size_results(S=20, epochs=20, lr0=0.05, updates=600):
+    """Mean and standard error of test accuracy over S data draws, for three protocols."""
+    Xtr, ytr, Xte, yte = _bs_data(S, np.random.default_rng(0))
+    protocols = {
+        f"{epochs} epochs, lr {lr0} fixed (as in the seed)": lambda B: (epochs * 400 // B, lr0),
+        f"{epochs} epochs, lr {lr0}·B (linear scaling)": lambda B: (epochs * 400 // B, lr0 * B),
+        f"{updates} updates for every B, lr {lr0}": lambda B: (updates, lr0),
+    }
+    out = {}
+    for name, rule in protocols.items():
+        mean, se = [], []
+        for B in BATCHES:
+            steps, lr = rule(B)
+            acc = _bs_acc(_bs_train(Xtr, ytr, B, lr, steps, np.random.default_rng(B)), Xte, yte)
+            mean.append(acc.mean())
+            se.append(acc.std(ddof=1) / np.sqrt(S))
+        out[name] = (np.array(mean), np.array(se))
+    return out
+
+
+@figure("batch-size-experiment", size=(6.4, 4.4))
+def batch_size_experiment(fig, pal):
+    res = batch_size_results()
+    bayes = 0.5 * (1 + math.erf(math.sqrt(12) / 2 / math.sqrt(2)))  # Phi(sqrt(12)/2)
+    ax = fig.subplots()
+    ax.axhline(bayes, color=pal.muted, linestyle=":", linewidth=1.5)
+    ax.text(1, bayes + 0.004, f"Bayes-optimal {bayes:.1%}", color=pal.muted, fontsize=9)
+    markers = ("o", "s", "^")
+    for i, (name, (m, se)) in enumerate(res.items()):
+        ax.errorbar(BATCHES, m, yerr=se, marker=markers[i], color=pal.c[i], linewidth=1.6,
+                    markersize=4, capsize=2, label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(BATCHES)
+    ax.set_xticklabels([str(b) for b in BATCHES], fontsize=9)
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0.70, 0.98)
+    ax.legend(fontsize=8.5, loc="lower left", framealpha=0.9)
+    ax.set_title("12-D Gaussians, 400 train / 100 test, mean ± s.e. of 20 draws", fontsize=10)
+    _style(ax, pal)
+    fig.tight_layout()
+
+
+# ---------------------------------------------------------------- learning-rate schedule
+
+def warmup_cosine(t, total, warm, peak):
+    """Linear warmup from 0 to `peak` over `warm` steps, then cosine decay to 0 at `total`."""
+    t = np.asarray(t, dtype=float)
+    cos = 0.5 * peak * (1 + np.cos(np.pi * (t - warm) / (total - warm)))
+    return np.where(t < warm, peak * t / warm, cos)
+
+
+@figure("warmup-schedule", size=(6.4, 3.6))
+def warmup_schedule(fig, pal):
+    total, warm, peak = 10000, 500, 0.1
+    t = np.arange(total + 1)
+    step = np.where(t < warm, peak * t / warm, peak * 0.1 ** np.floor(t / (total * 0.3)).clip(0, 3))
+    ax = fig.subplots()
+    ax.axvspan(0, warm, color=pal.c[1], alpha=0.15, linewidth=0)
+    ax.text(warm * 1.1, peak * 1.02, "warmup (500 steps)", color=pal.c[1], fontsize=9)
+    ax.plot(t, warmup_cosine(t, total, warm, peak), color=pal.c[0], linewidth=2,
+            label="warmup + cosine decay")
+    ax.plot(t, step, "--", color=pal.c[2], linewidth=1.6, label="warmup + step decay (×0.1)")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate")
+    ax.set_ylim(0, peak * 1.12)
+    ax.legend(fontsize=9, loc="upper right", framealpha=0.9)
+    _style(ax, pal)
+    fig.tight_layout()
+
+
+# ---------------------------------------------------------------- learning rate too big / small
+
+@figure("lr-too-big-small", size=(6.4, 4.0))
+def lr_too_big_small(fig, pal):
+    rng = np.random.default_rng(6)
+    n, d = 500, 5
+    X = rng.normal(0, 1, (n, d)) * np.linspace(0.5, 2.0, d)
+    y = X @ rng.normal(0, 1, d) + rng.normal(0, 0.3, n)
+    H = X.T @ X / n
+    w_star = np.linalg.solve(H, X.T @ y / n)
+    lam_max = np.linalg.eigvalsh(H).max()
+    lr_max = 2 / lam_max  # GD on a quadratic is stable iff lr < 2 / lambda_max
+
+    def gap(w):
+        e = w - w_star
+        return 0.5 * e @ H @ e
+
+    ax = fig.subplots()
+    for i, (r, ls) in enumerate(((0.02, "-"), (0.5, "-"), (0.98, "-"), (1.05, "--"))):
+        w = np.zeros(d)
+        g = [gap(w)]
+        for _ in range(60):
+            w = w - r * lr_max * H @ (w - w_star)
+            g.append(gap(w))
+        ax.semilogy(g, ls, color=pal.c[i], linewidth=1.8, label=f"lr = {r:g} × 2/λmax")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss − optimum")
+    ax.set_title("full-batch GD on least squares", fontsize=10)
+    ax.legend(fontsize=9, framealpha=0.9)
+    _style(ax, pal)
+    fig.tight_layout()
+
+
+# ---------------------------------------------------------------- gradients through depth
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+
+@lru_cache(maxsize=None)
+def gradient_norms(depth=30, width=256, batch=128):
+    """Norm of the backpropagated signal dL/dz_l (z_l = pre-activation of layer l) in a random
+    deep MLP, L = sum(output * r) with r random, relative to the last layer's."""
+    configs = {
+        "sigmoid, Xavier": ("sigmoid", lambda n: math.sqrt(1 / n)),
+        "tanh, Xavier": ("tanh", lambda n: math.sqrt(1 / n)),
+        "ReLU, He": ("relu", lambda n: math.sqrt(2 / n)),
+        "ReLU, 1.5 × He std": ("relu", lambda n: 1.5 * math.sqrt(2 / n)),
+    }
+    out = {}
+    for name, (act, std) in configs.items():
+        rng = np.random.default_rng(7)
+        h = rng.normal(0, 1, (batch, width))
+        hs, zs, Ws = [], [], []
+        for _ in range(depth):
+            W = rng.normal(0, std(width), (width, width))
+            z = h @ W
+            hs.append(h)
+            zs.append(z)
+            Ws.append(W)
+            h = {"sigmoid": _sigmoid, "tanh": np.tanh, "relu": lambda u: np.maximum(u, 0)}[act](z)
+        g = rng.normal(0, 1, h.shape) / batch  # dL/d(output)
+        norms = np.zeros(depth)
+        for l in reversed(range(depth)):
+            z = zs[l]
+            if act == "sigmoid":
+                s = _sigmoid(z)
+                g = g * s * (1 - s)
+            elif act == "tanh":
+                g = g * (1 - np.tanh(z) ** 2)
+            else:
+                g = g * (z > 0)
+            norms[l] = np.linalg.norm(g)  # dL/dz_l
+            g = g @ Ws[l].T
+        out[name] = norms / norms[-1]
+    return out
+
+
+@figure("gradient-depth", size=(6.4, 4.0))
+def gradient_depth(fig, pal):
+    res = gradient_norms()
+    ax = fig.subplots()
+    styles = ("-", "-", "-", "--")
+    for i, (name, norms) in enumerate(res.items()):
+        first = f"{norms[0]:.0e}" if not 0.1 < norms[0] < 10 else f"{norms[0]:.2f}"
+        ax.semilogy(np.arange(1, len(norms) + 1), norms, styles[i], color=pal.c[i], linewidth=2,
+                    marker="o", markersize=3, label=f"{name}: layer 1 gets {first}")
+    ax.set_xlabel("layer (1 = next to the input)")
+    ax.set_ylabel("‖∂L/∂z‖, layer 30 = 1")
+    ax.set_title("backpropagated gradient at init, 30-layer MLP, width 256", fontsize=10)
+    ax.legend(fontsize=8.5, framealpha=0.9)
+    _style(ax, pal)
+    fig.tight_layout()
+
+
+# ---------------------------------------------------------------- do layers converge at different speeds?
+
+def _teacher_data(rng, n=1500, d=20):
+    X = rng.normal(0, 1, (n, d))
+    T1 = rng.normal(0, 1 / np.sqrt(d), (d, 32))
+    T2 = rng.normal(0, 1 / np.sqrt(32), (32, 1))
+    y = (np.tanh(2 * X @ T1) @ T2 > 0).ravel().astype(float)
+    return X, y
+
+
+def _train_snapshots(act, seed, depth=5, width=64, epochs=40, B=50, lr=0.1, mom=0.9):
+    """SGD with momentum on a depth-`depth` MLP; weights saved after every epoch."""
+    rng = np.random.default_rng(seed)
+    X, y = _teacher_data(rng)
+    if act == "sigmoid":
+        f, gain = _sigmoid, 1.0
+    else:
+        f, gain = (lambda z: np.maximum(z, 0)), 2.0
+    dims = [X.shape[1]] + [width] * (depth - 1) + [1]
+    Ws = [rng.normal(0, np.sqrt(gain / dims[i]), (dims[i], dims[i + 1])) for i in range(depth)]
+    bs = [np.zeros(dims[i + 1]) for i in range(depth)]
+    vW = [np.zeros_like(W) for W in Ws]
+    vb = [np.zeros_like(b) for b in bs]
+    snaps = [[W.copy() for W in Ws]]
+    n = len(X)
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        for k in range(0, n, B):
+            idx = perm[k:k + B]
+            hs, zs = [X[idx]], []
+            for i in range(depth):
+                z = hs[-1] @ Ws[i] + bs[i]
+                zs.append(z)
+                hs.append(f(z) if i < depth - 1 else z)
+            g = ((_sigmoid(hs[-1][:, 0]) - y[idx]) / len(idx))[:, None]
+            for i in reversed(range(depth)):
+                gW, gb = hs[i].T @ g, g.sum(0)
+                if i > 0:
+                    a = hs[i]
+                    g = (g @ Ws[i].T) * (a * (1 - a) if act == "sigmoid" else (zs[i - 1] > 0))
+                vW[i] = mom * vW[i] + gW
+                vb[i] = mom * vb[i] + gb
+                Ws[i] -= lr * vW[i]
+                bs[i] -= lr * vb[i]
+        snaps.append([W.copy() for W in Ws])
+    h = X
+    for i in range(depth):
+        h = h @ Ws[i] + bs[i]
+        h = f(h) if i < depth - 1 else h
+    acc = ((h[:, 0] > 0) == (y > 0.5)).mean()
+    return snaps, acc
+
+
+@lru_cache(maxsize=None)
+def layer_convergence(seeds=(0, 1, 2)):
+    """Remaining distance to the final weights, ||W_l(t) - W_l(T)|| / ||W_l(0) - W_l(T)||,
+    per layer and epoch, averaged over seeds; plus the final training accuracy."""
+    out = {}
+    for act in ("sigmoid", "relu"):
+        curves, accs = [], []
+        for s in seeds:
+            snaps, acc = _train_snapshots(act, s)
+            T = len(snaps) - 1
+            r = np.array([[np.linalg.norm(snaps[t][l] - snaps[T][l])
+                           / np.linalg.norm(snaps[0][l] - snaps[T][l])
+                           for t in range(T + 1)] for l in range(len(snaps[0]))])
+            curves.append(r)
+            accs.append(acc)
+        out[act] = (np.mean(curves, axis=0), float(np.mean(accs)))
+    return out
+
+
+@figure("layer-convergence", size=(6.4, 4.0))
+def layer_convergence_fig(fig, pal):
+    res = layer_convergence()
+    axes = fig.subplots(1, 2, sharey=True)
+    titles = {"sigmoid": "sigmoid, Xavier-like init", "relu": "ReLU, He init"}
+    for ax, act in zip(axes, ("sigmoid", "relu")):
+        r, acc = res[act]
+        for l in range(r.shape[0]):
+            name = "output" if l == r.shape[0] - 1 else f"layer {l + 1}"
+            ax.plot(r[l], color=pal.c[l], linewidth=1.8, label=name)
+        ax.set_title(f"{titles[act]}\n(train acc {acc:.0%})", fontsize=10)
+        ax.set_xlabel("epoch")
+        _style(ax, pal)
+    axes[0].set_ylabel("distance left to final weights")
+    axes[0].legend(fontsize=8.5, framealpha=0.9)
+    fig.tight_layout()
