@@ -99,6 +99,9 @@ def upsampling_methods(fig, pal):
     assert tc_bil.shape == (32, 32)
     # away from the border the bilinear-initialised transposed conv IS bilinear interpolation
     assert np.allclose(tc_bil[4:-4, 4:-4], bil[4:-4, 4:-4])
+    # bicubic's negative lobes overshoot at the hard edge (ringing); bilinear never leaves the input range
+    assert bic.min() < img.min() - 0.05
+    assert bil.max() <= img.max() + 1e-12 and bil.min() >= img.min() - 1e-12
     rk = np.random.default_rng(0).uniform(0, 1, (kb.shape[0], kb.shape[0]))
     rk *= kb.sum() / rk.sum()
     tc_rand = conv_transpose2d(img, rk, s, p=(kb.shape[0] - s) // 2)
