@@ -29,7 +29,7 @@ def loss_vs_margin(fig, pal):
     ax.plot(m, (m <= 0).astype(float), color=pal.muted, lw=2, label="0-1 loss")
     ax.plot(m, np.maximum(0, 1 - m), color=pal.c[1], lw=2.2, label="hinge  max(0, 1-m)")
     ax.plot(m, np.logaddexp(0, -m) / np.log(2), color=pal.c[0], lw=2.2,
-            label="logistic (CE)  log₂(1+e⁻ᵐ)")
+            label="logistic (CE)  $\\log_2(1+e^{-m})$")
     ax.plot(m, (1 - m) ** 2, color=pal.c[2], lw=2, ls="-.", label="squared  (1-m)²")
     ax.set_xlabel("margin  m = y·f(x)")
     ax.set_ylabel("loss")

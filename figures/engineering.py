@@ -32,6 +32,7 @@ def softmax_temperature(fig, pal):
     ax.set_ylabel("softmax(z / T)")
     ax.set_ylim(0, 1.12)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
+    ax.set_axisbelow(True)
     ax.legend(frameon=False, loc="upper right")
 
 
