@@ -20,7 +20,7 @@ SYMPY_VERSION = "1"
 
 
 @lru_cache(maxsize=1)
-def _sympy_version() -> str:
+def sympy_version() -> str:
     try:
         return metadata.version("sympy")
     except metadata.PackageNotFoundError:
@@ -28,7 +28,7 @@ def _sympy_version() -> str:
 
 
 def block_key(block: SympyBlock) -> str:
-    return key_for("sympy", SYMPY_VERSION, _sympy_version(), block.code)
+    return key_for("sympy", SYMPY_VERSION, sympy_version(), block.code)
 
 
 def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: int = 0, timeout: float = 60.0) -> tuple[dict[str, list[dict]], int]:

@@ -25,6 +25,7 @@ from .notetypes import NoteType, deck_number, guid_for
 from .records import CompiledTopic, NoteKind
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+PARALLEL_MIN_NOTES = 2000
 
 
 class _Model(genanki.Model):
@@ -53,6 +54,24 @@ class _Note(genanki.Note):
         super().write_to_db(cursor, self.mod, deck_id, id_gen)
 
 
+def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods, type_mods, media: dict[str, Path], jobs: int = 0) -> dict[str, bytes]:
+    """Build every package; with many notes, the package holding all topics is built in a second
+    process while this one builds the per-topic packages (they take about the same time)."""
+    total = sum(len(t.notes) for t in outputs.get("all.apkg", []))
+    workers = jobs or os.cpu_count() or 1
+    args = (notetypes, note_mods, type_mods, media)
+    if workers < 2 or total < PARALLEL_MIN_NOTES or len(outputs) < 2:
+        return {name: build_package(topics, *args) for name, topics in outputs.items()}
+    import multiprocessing
+
+    biggest = max(outputs, key=lambda name: sum(len(t.notes) for t in outputs[name]))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        pending = pool.apply_async(build_package, (outputs[biggest], *args))
+        built = {name: build_package(topics, *args) for name, topics in outputs.items() if name != biggest}
+        built[biggest] = pending.get()
+    return built
+
+
 def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_mods: dict[str, int], type_mods: dict[str, int], media: dict[str, Path]) -> bytes:
     """One package holding `topics` as decks; `media` maps file names to files on disk."""
     models = {kind: _Model(nt, type_mods[kind.value]) for kind, nt in notetypes.items()}
@@ -70,7 +89,9 @@ def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteTyp
             ))
             used_media.update(note.media)
         decks.append(deck)
-    newest = max([*note_mods.values(), *type_mods.values(), 1])
+    # Ids and the collection's own times come from the newest change in *this* package, so a
+    # package whose notes did not change keeps its bytes.
+    newest = max([*(note_mods[n.key] for t in topics for n in t.notes), *type_mods.values(), 1])
     return _zip(genanki.Package(decks), newest, {name: media[name] for name in sorted(used_media)})
 
 

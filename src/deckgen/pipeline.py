@@ -1,13 +1,20 @@
 """The build, top to bottom: gather and validate everything first, then write.
 
-    discover → parse → figures → sympy → check formulas → render → lock → package → write
+    fingerprint ─ unchanged? ─▶ done (nothing imported, nothing written)
+        │ changed
+    parse changed topics → cross-topic checks → figures → sympy → formulas → render → lock → package → write
 
 In:  a `BuildConfig`.
 Out: a `BuildReport`; or `BuildFailed` with every content error found, in which case nothing
      in dist/ and nothing in the lock file has changed.
+
+Work that did not change is not redone: a topic whose file and dependencies are unchanged is
+read back compiled from the cache; inside a changed topic, each note whose inputs are unchanged
+keeps its rendered fields; rendering the rest is spread over the cores.
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import time
@@ -15,14 +22,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import compute, figures, lockfile, media, texcheck
-from .cache import Cache, atomic_write, sha256
+from . import compute, figures, lockfile, media, store, texcheck
+from .cache import Cache, atomic_write, key_for, sha256
 from .config import ALL_PACKAGE, BuildConfig
 from .errors import BuildFailed, ContentError, ErrorList
-from .notetypes import note_types
 from .parse import parse_topic
-from .records import BuildReport, CompiledTopic, Location, NoteKind, Topic
-from .render import render_note
+from .records import BuildReport, CompiledTopic, Location, Note, RenderedNote, Topic
+from .render import render_key, render_note, sympy_html
+
+PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Hashes of everything a build reads; equal inputs give equal outputs."""
+
+    content: dict[str, str]  # display path of each topic file -> sha256 of its bytes
+    assets: str  # hash of the other files under content/ (images)
+    figure_sources: str  # hash of figures/*.py
+    code: str  # deckgen's own code
+
+    def key(self, lock_sha: str) -> str:
+        return key_for("inputs", self.content, self.assets, self.figure_sources, self.code, lock_sha)
 
 
 @dataclass(frozen=True)
@@ -39,62 +60,114 @@ def build(config: BuildConfig) -> BuildReport:
     """Build every topic in `config.content_dir` into `config.dist_dir`."""
     started = time.perf_counter()
     with _exclusive(config):
-        gathered = gather(config)
-        report = _write(config, gathered)
+        inputs = read_inputs(config)
+        state = store.load_state(config.cache_dir)
+        report = _unchanged(config, inputs, state)
+        if report is None:
+            gathered = gather(config, inputs, state)
+            report = _write(config, gathered, inputs)
     report.stats["seconds"] = round(time.perf_counter() - started, 3)
     return report
 
 
-def gather(config: BuildConfig) -> Gathered:
-    """Parse, render and check everything; raise BuildFailed listing every error."""
-    errors = ErrorList()
-    cache = Cache(config.cache_dir)
-    topics = _parse_all(config, errors)
-    _check_across_topics(topics, errors)
-    known = figures.discover(config.figures_dir, config.root, errors)
-    figure_media, rendered_figures = _figures(config, topics, known, cache, errors)
-    blocks = [block for topic in topics for note in topic.notes for block in note.sympy_blocks]
-    sympy_results, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_timeout)
-    _check_formulas(topics, errors)
-    media_files: dict[str, Path] = {}
-    compiled = [_render_topic(config, topic, figure_media, sympy_results, media_files, errors) for topic in topics]
-    errors.raise_if_any()
-    used = {name for topic in topics for note in topic.notes for ref in note.media if (name := ref.figure_name)}
-    warnings = [f"{known[name].display}:{known[name].line}: figure '{name}' is not used by any note" for name in sorted(set(known) - used)]
-    stats = {"topics": len(topics), "figures_rendered": rendered_figures, "sympy_blocks_run": blocks_run}
-    return Gathered(compiled, media_files, warnings, stats)
-
-
-def _parse_all(config: BuildConfig, errors: ErrorList) -> list[Topic]:
+def read_inputs(config: BuildConfig) -> Inputs:
     if not config.content_dir.is_dir():
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "content folder not found", "create it and put one Markdown file per topic in it")])
-    paths = sorted(config.content_dir.glob("*.md"))
-    if not paths:
+    content, assets = {}, []
+    for path in sorted(config.content_dir.rglob("*")):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(config.content_dir).parts):
+            continue
+        digest = sha256(path.read_bytes())
+        if path.suffix == ".md" and path.parent == config.content_dir:
+            content[config.display(path)] = digest
+        else:
+            assets.append((str(path.relative_to(config.content_dir)), digest))
+    if not content:
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "no Markdown files in the content folder", "add a topic file such as content/conv.md")])
-    topics = []
-    for path in paths:
-        topic = parse_topic(path.read_bytes(), config.display(path), errors)
+    scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
+    figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts])
+    return Inputs(content, key_for(assets), figure_sources, store.code_key())
+
+
+def _unchanged(config: BuildConfig, inputs: Inputs, state: dict) -> BuildReport | None:
+    """The last build's report when nothing it read has changed and its outputs are intact."""
+    lock_sha = sha256(config.lock_path.read_bytes()) if config.lock_path.exists() else ""
+    if not state or state.get("inputs") != inputs.key(lock_sha):
+        return None
+    for name, digest in state.get("outputs", {}).items():
+        path = config.dist_dir / name
+        if not path.exists() or sha256(path.read_bytes()) != digest:
+            return None
+    packages = tuple(str(config.dist_dir / name) for name in sorted(state["outputs"]))
+    return BuildReport(packages, (), (), state.get("notes", 0), tuple(state.get("warnings", ())), {"cached": True})
+
+
+def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None = None) -> Gathered:
+    """Parse, render and check everything; raise BuildFailed listing every error."""
+    inputs = inputs or read_inputs(config)
+    state = state or {}
+    errors = ErrorList()
+    cache = Cache(config.cache_dir)
+    known = figures.discover(config.figures_dir, config.root, errors)
+    figure_keys = sorted((name, source.key) for name, source in known.items())
+    compiled, parsed, topic_keys = {}, [], {}
+    for path, digest in inputs.content.items():
+        topic_keys[path] = key_for("topic", digest, inputs.code, inputs.assets, figure_keys, compute.sympy_version())
+        cached = store.load_topic(cache, topic_keys[path])
+        if cached is not None and _media_present(config, cached):
+            compiled[path] = cached
+            continue
+        topic = parse_topic((config.root / path).read_bytes(), path, errors)
         if topic is not None:
-            topics.append(topic)
-    return topics
+            parsed.append(topic)
+    _check_across_topics([*compiled.values(), *parsed], errors)
+    figure_media, rendered_figures = _figures(config, parsed, known, cache, errors)
+    blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
+    sympy_results, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_timeout)
+    _check_formulas(parsed, errors)
+    previous = _previous_notes(cache, state, parsed)
+    fresh, rendered_notes = _render_topics(config, parsed, figure_media, sympy_results, previous, errors)
+    errors.raise_if_any()
+    for topic in fresh:
+        store.save_topic(cache, topic_keys[topic.source_path], topic)
+        compiled[topic.source_path] = topic
+    topics = [compiled[path] for path in inputs.content if path in compiled]
+    media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
+    used = {name for topic in topics for name in topic.figures}
+    warnings = [f"{known[name].display}:{known[name].line}: figure '{name}' is not used by any note" for name in sorted(set(known) - used)]
+    stats = {
+        "topics": len(topics),
+        "topics_parsed": len(parsed),
+        "notes_rendered": rendered_notes,
+        "figures_rendered": rendered_figures,
+        "sympy_blocks_run": blocks_run,
+        "topic_keys": topic_keys,
+    }
+    return Gathered(topics, media_files, warnings, stats)
 
 
-def _check_across_topics(topics: list[Topic], errors: ErrorList) -> None:
-    deck_ids: dict[str, Topic] = {}
-    deck_names: dict[str, Topic] = {}
+def _media_present(config: BuildConfig, topic: CompiledTopic) -> bool:
+    return all((config.cache_dir / "media" / name).exists() for note in topic.notes for name in note.media)
+
+
+def _check_across_topics(topics: list[Topic | CompiledTopic], errors: ErrorList) -> None:
+    deck_ids: dict[str, Location] = {}
+    deck_names: dict[str, Location] = {}
     note_ids: dict[str, Location] = {}
     for topic in topics:
         if topic.deck_id == ALL_PACKAGE:
             errors.add(topic.location, f"deck id '{ALL_PACKAGE}' is reserved for the package with every topic", "choose another id")
         for seen, value, what in ((deck_ids, topic.deck_id, "deck id"), (deck_names, topic.deck_name, "deck name")):
             if value in seen:
-                errors.add(topic.location, f"{what} '{value}' is also used by {seen[value].location.path}", f"give each topic its own {what}")
-            seen[value] = topic
-        for note in topic.notes:
-            if note.note_id in note_ids:
-                errors.add(note.location, f"note id '{note.note_id}' is also used at {note_ids[note.note_id]}", "note ids must be unique across all topics; rename one")
+                errors.add(topic.location, f"{what} '{value}' is also used by {seen[value].path}", f"give each topic its own {what}")
             else:
-                note_ids[note.note_id] = note.location
+                seen[value] = topic.location
+        for note in topic.notes:
+            note_id = note.note_id if isinstance(note, Note) else note.key.split("/", 1)[1]
+            if note_id in note_ids:
+                errors.add(note.location, f"note id '{note_id}' is also used at {note_ids[note_id]}", "note ids must be unique across all topics; rename one")
+            else:
+                note_ids[note_id] = note.location
 
 
 def _figures(config, topics, known, cache, errors):
@@ -125,59 +198,110 @@ def _shorten(tex: str, limit: int = 60) -> str:
     return f"'{tex}'" if len(tex) <= limit else f"'{tex[:limit - 1]}…'"
 
 
-def _render_topic(config, topic: Topic, figure_media, sympy_results, media_files, errors) -> CompiledTopic:
-    markdown_file = config.root / topic.location.path
-    notes = []
-    for note in topic.notes:
-        replacements, names = {}, []
-        for ref in note.media:
-            name = ref.figure_name
-            if name is not None:
-                fig = figure_media.get(name)
-                if fig:
-                    replacements[ref.token] = media.figure_html(fig.day, fig.night, ref.caption)
-                    names += [fig.day, fig.night]
-                continue
-            file_name = media.local_image(ref, markdown_file, config.content_dir, config.cache_dir / "media", errors)
-            if file_name:
-                replacements[ref.token] = media.image_html(file_name, ref.caption)
-                names.append(file_name)
-        for block in note.sympy_blocks:
-            shows = compute.result_for(sympy_results, block)
-            replacements[block.token] = _sympy_html(shows) if shows is not None else ""
-        for name in names:
-            media_files[name] = config.cache_dir / "media" / name
-        notes.append(render_note(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names))))
-    return CompiledTopic(topic.deck_id, topic.deck_name, topic.description, tuple(notes), topic.location)
+def _previous_notes(cache: Cache, state: dict, topics: list[Topic]) -> dict[str, RenderedNote]:
+    """Rendered notes of the last build's version of each changed topic, by render key."""
+    found = {}
+    for topic in topics:
+        key = state.get("topics", {}).get(topic.location.path)
+        old = store.load_topic(cache, key) if key else None
+        for note in old.notes if old else ():
+            found[note.render_key] = note
+    return found
 
 
-def _sympy_html(shows: list[dict]) -> str:
-    from .render import sympy_html
+def _render_topics(config, topics, figure_media, sympy_results, previous, errors) -> tuple[list[CompiledTopic], int]:
+    """Render every note that has no identical rendering from the last build."""
+    plans = []  # (topic, [(note, replacements, media names, render key)])
+    for topic in topics:
+        markdown_file = config.root / topic.location.path
+        plan = []
+        for note in topic.notes:
+            replacements, names = _note_media(config, note, markdown_file, figure_media, errors)
+            for block in note.sympy_blocks:
+                shows = compute.result_for(sympy_results, block)
+                replacements[block.token] = sympy_html(shows) if shows is not None else ""
+            plan.append((note, replacements, tuple(dict.fromkeys(names)), render_key(note, topic.deck_id, topic.tags, replacements)))
+        plans.append((topic, plan))
+    if errors:
+        return [], 0
+    todo = [(note, topic.deck_id, topic.tags, repl, names, key) for topic, plan in plans for note, repl, names, key in plan if key not in previous]
+    rendered = {item[-1]: note for item, note in zip(todo, _render_many(todo, config.jobs))}
+    compiled = []
+    for topic, plan in plans:
+        notes = []
+        for note, _, _, key in plan:
+            done = rendered.get(key) or previous[key]
+            notes.append(dataclasses.replace(done, location=note.location))
+        used = tuple(sorted({ref.figure_name for note in topic.notes for ref in note.media if ref.figure_name}))
+        compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, topic.description, tuple(notes), topic.location, used))
+    return compiled, len(todo)
 
-    return sympy_html(shows)
+
+def _note_media(config, note: Note, markdown_file: Path, figure_media, errors) -> tuple[dict[str, str], list[str]]:
+    replacements, names = {}, []
+    for ref in note.media:
+        name = ref.figure_name
+        if name is not None:
+            fig = figure_media.get(name)
+            if fig:
+                replacements[ref.token] = media.figure_html(fig.day, fig.night, ref.caption)
+                names += [fig.day, fig.night]
+            continue
+        file_name = media.local_image(ref, markdown_file, config.content_dir, config.cache_dir / "media", errors)
+        if file_name:
+            replacements[ref.token] = media.image_html(file_name, ref.caption)
+            names.append(file_name)
+    return replacements, names
 
 
-def _write(config: BuildConfig, gathered: Gathered) -> BuildReport:
+def _render_one(item) -> RenderedNote:
+    note, deck_id, tags, replacements, names, key = item
+    return render_note(note, deck_id, tags, replacements, names, key)
+
+
+def _render_many(todo: list, jobs: int) -> list[RenderedNote]:
+    workers = jobs or os.cpu_count() or 1
+    if workers < 2 or len(todo) < PARALLEL_MIN_NOTES:
+        return [_render_one(item) for item in todo]
+    import multiprocessing
+
+    # fork: children start at once and inherit the parsed notes instead of re-importing deckgen.
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.map(_render_one, todo, chunksize=max(1, len(todo) // (workers * 4)))
+
+
+def _write(config: BuildConfig, gathered: Gathered, inputs: Inputs) -> BuildReport:
     """Assign mod times, package every deck and replace the files in dist/ atomically."""
+    from .notetypes import note_types
+    from .package import build_packages  # deferred: genanki is only needed when writing
+
     types = note_types()
     old_lock = lockfile.load(config.lock_path)
     pairs = [(topic.deck_name, note) for topic in gathered.topics for note in topic.notes]
     lock = lockfile.update(old_lock, pairs, {kind.value: nt.content_hash for kind, nt in types.items()}, config.now)
-    from .package import build_package  # deferred: genanki is only needed when writing
-
     outputs = {f"{topic.deck_id}.apkg": [topic] for topic in gathered.topics}
     outputs[f"{ALL_PACKAGE}.apkg"] = gathered.topics
-    packages = {name: build_package(topics, types, lock.note_mods, lock.notetype_mods, gathered.media_files) for name, topics in outputs.items()}
+    packages = build_packages(outputs, types, lock.note_mods, lock.notetype_mods, gathered.media_files, config.jobs)
     written = _replace_outputs(config, packages)
-    atomic_write(config.lock_path, lockfile.dumps(lock.data).encode())
-    stats = dict(gathered.stats, notes=len(pairs))
+    lock_bytes = lockfile.dumps(lock.data).encode()
+    if not config.lock_path.exists() or config.lock_path.read_bytes() != lock_bytes:
+        atomic_write(config.lock_path, lock_bytes)
+    _remove_stale_outputs(config, store.load_state(config.cache_dir), packages)
+    store.save_state(config.cache_dir, {
+        "inputs": inputs.key(sha256(lock_bytes)),
+        "outputs": {name: sha256(data) for name, data in packages.items()},
+        "topics": gathered.stats["topic_keys"],
+        "notes": len(pairs),
+        "warnings": gathered.warnings,
+    })
+    stats = {k: v for k, v in gathered.stats.items() if k != "topic_keys"}
     return BuildReport(
         packages=tuple(str(config.dist_dir / name) for name in sorted(packages)),
         written=tuple(written),
         changes=lock.changes,
         notes=len(pairs),
         warnings=tuple(gathered.warnings),
-        stats=stats,
+        stats=dict(stats, notes=len(pairs)),
     )
 
 
@@ -187,11 +311,18 @@ def _replace_outputs(config: BuildConfig, packages: dict[str, bytes]) -> list[st
     written = []
     for name, data in sorted(packages.items()):
         target = config.dist_dir / name
-        if target.exists() and sha256(target.read_bytes()) == sha256(data):
+        if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
             continue
         atomic_write(target, data)
         written.append(str(target))
     return written
+
+
+def _remove_stale_outputs(config: BuildConfig, state: dict, packages: dict[str, bytes]) -> None:
+    """Delete packages this tool wrote before for topics that no longer exist (never other files)."""
+    for name in state.get("outputs", {}):
+        if name not in packages:
+            (config.dist_dir / name).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -207,6 +338,3 @@ def _exclusive(config: BuildConfig):
         yield
     finally:
         os.close(fd)
-
-
-__all__ = ["build", "gather", "BuildFailed", "NoteKind"]

@@ -96,6 +96,7 @@ class RenderedNote:
     tags: tuple[str, ...]
     media: tuple[str, ...]  # media file names (content-hashed) the fields reference
     location: Location
+    render_key: str = ""  # hash of everything the fields were rendered from
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,11 @@ class CompiledTopic:
     description: str
     notes: tuple[RenderedNote, ...]
     location: Location
+    figures: tuple[str, ...] = ()  # names of the figures the notes show
+
+    @property
+    def source_path(self) -> str:
+        return self.location.path
 
 
 @dataclass(frozen=True)

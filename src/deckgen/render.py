@@ -50,7 +50,15 @@ def sympy_html(shows: list[dict]) -> str:
     return "\n".join(parts)
 
 
-def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str], media: tuple[str, ...]) -> RenderedNote:
+def render_key(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str]) -> str:
+    """Everything a note's fields are rendered from: equal keys give equal fields."""
+    from .cache import key_for
+
+    formulas = [(token, f.tex, f.display) for token, f in note.formulas]
+    return key_for("note", RENDER_VERSION, note.note_id, note.kind.value, note.front, note.back, formulas, deck_id, deck_tags, note.tags, sorted(replacements.items()))
+
+
+def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str], media: tuple[str, ...], key: str = "") -> RenderedNote:
     """`replacements` maps every image and sympy token of the note to its HTML."""
     in_cloze = note.kind is NoteKind.CLOZE
     values = dict(replacements)
@@ -58,9 +66,9 @@ def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacemen
         values[token] = formula_html(formula, in_cloze)
     front = _fill(markdown_to_html(note.front), values)
     back = _fill(markdown_to_html(note.back), values) if note.back.strip() else ""
-    key = f"{deck_id}/{note.note_id}"
     tags = tuple(dict.fromkeys((*deck_tags, *note.tags)))
-    return RenderedNote(key=key, kind=note.kind, fields=(front, back, key), tags=tags, media=media, location=note.location)
+    note_key = f"{deck_id}/{note.note_id}"
+    return RenderedNote(note_key, note.kind, (front, back, note_key), tags, media, note.location, key)
 
 
 def _fill(rendered: str, values: dict[str, str]) -> str:
