@@ -49,17 +49,17 @@ def vgg16_cost_split(fig, pal):
     ax.bar(x + 0.2, m, width=0.38, color=pal.c[1], label=f"MACs (total {total_m / 1e9:.2f}G)")
     for xi, v in zip(x, p):
         if v > 3:
-            ax.text(xi - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=10, color=pal.c[0])
+            ax.text(xi - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=12, color=pal.c[0])
     for xi, v in zip(x, m):
         if v > 3:
-            ax.text(xi + 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=10, color=pal.c[1])
+            ax.text(xi + 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=12, color=pal.c[1])
     ax.set_xticks(x)
-    ax.set_xticklabels(groups, fontsize=10)
+    ax.set_xticklabels(groups, fontsize=12)
     ax.set_ylabel("share of total (%)")
     ax.set_ylim(0, 85)
-    ax.set_title("VGG-16 at 224×224: where parameters and compute live", color=pal.fg, fontsize=12)
+    ax.set_title("VGG-16 at 224×224: where parameters and compute live", color=pal.fg, fontsize=14)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="upper left", labelcolor=pal.fg)
+    ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
 
 
 # ---------------------------------------------------------------- stacked 3x3 vs one big kernel
@@ -79,15 +79,15 @@ def stacked_3x3_vs_large(fig, pal):
     ax.bar(x - 0.2, big, width=0.38, color=pal.c[1], label="one k×k conv")
     ax.bar(x + 0.2, stacked, width=0.38, color=pal.c[0], label="stacked 3×3 convs")
     for xi, b, s_, n in zip(x, big, stacked, n3):
-        ax.text(xi - 0.2, b + 2, f"{b}", ha="center", fontsize=10, color=pal.c[1])
-        ax.text(xi + 0.2, s_ + 2, f"{s_}\n(−{1 - s_ / b:.0%})", ha="center", fontsize=9, color=pal.c[0])
+        ax.text(xi - 0.2, b + 2, f"{b}", ha="center", fontsize=12, color=pal.c[1])
+        ax.text(xi + 0.2, s_ + 2, f"{s_}\n(−{1 - s_ / b:.0%})", ha="center", fontsize=11, color=pal.c[0])
     ax.set_xticks(x)
     ax.set_xticklabels([f"k={k}\n{n}×3×3" for k, n in zip(ks, n3)])
     ax.set_ylabel("weights / C²")
     ax.set_ylim(0, 145)
-    ax.set_title("same receptive field k×k, C channels in and out", color=pal.fg, fontsize=12)
+    ax.set_title("same receptive field k×k, C channels in and out", color=pal.fg, fontsize=14)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="upper left", labelcolor=pal.fg)
+    ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
 
 
 # ---------------------------------------------------------------- evolution of classification CNNs
@@ -119,10 +119,10 @@ def cnn_evolution(fig, pal):
         ax.scatter([year], [acc], s=20 + params / 1e6 * 4, color=pal.c[2] if light else pal.c[0],
                    alpha=0.75, edgecolor=pal.fg, lw=0.6, zorder=3)
         ax.annotate(f"{name}\n{params / 1e6:.1f}M", (year, acc), textcoords="offset points",
-                    xytext=offsets[name], fontsize=9, color=pal.fg)
+                    xytext=offsets[name], fontsize=11, color=pal.fg)
     ax.set_xlim(2011, 2023.5)
     ax.set_ylim(52, 87)
     ax.set_xlabel("year published")
     ax.set_ylabel("ImageNet top-1 (%)")
-    ax.set_title("dot area ∝ parameters; green: < 10M (efficient designs)", color=pal.muted, fontsize=11)
+    ax.set_title("dot area ∝ parameters; green: < 10M (efficient designs)", color=pal.muted, fontsize=13)
     ax.grid(True, color=pal.grid, lw=0.6)

@@ -69,7 +69,7 @@ def _grid(ax, n, pal):
         sp.set_visible(False)
 
 
-def _matrix(ax, m, pal, fmt="{:g}", zero_color=None, fs=10, hi=None):
+def _matrix(ax, m, pal, fmt="{:g}", zero_color=None, fs=12, hi=None):
     n0, n1 = m.shape
     vmax = np.abs(m).max() or 1
     for i in range(n0):
@@ -119,7 +119,7 @@ def dilated_conv_grid(fig, pal):
             for b in (-1, 0, 1):
                 ax.add_patch(_rect(c + a * d - 0.5, c + b * d - 0.5, 1, 1, pal.c[0], 0.9))
         ax.set_title(f"d={d}:  $k_{{eff}}$={keff}", color=pal.fg)
-    fig.supxlabel("3×3 kernel, 9 weights in every case", color=pal.muted, fontsize=11)
+    fig.supxlabel("3×3 kernel, 9 weights in every case", color=pal.muted, fontsize=13)
 
 
 @figure("receptive-field-growth", size=(6.4, 3.8))
@@ -138,16 +138,16 @@ def receptive_field_growth(fig, pal):
     ax.plot(ls, strided, "s-", color=pal.c[1], lw=4, alpha=0.6, label="3×3, s=2 (map shrinks 2×/layer)")
     ax.plot(ls, dilated, "^--", color=pal.c[2], lw=2, label="3×3, d=1,2,4,… (map size kept)")
     for l, r in zip(ls, dilated):
-        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(-14, 6), color=pal.c[1], fontsize=10)
+        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(-14, 6), color=pal.c[1], fontsize=12)
     for l, r in zip(ls, plain):
-        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(4, -14), color=pal.c[0], fontsize=10)
+        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(4, -14), color=pal.c[0], fontsize=12)
     ax.set_yscale("log", base=2)
     ax.set_yticks([2, 4, 8, 16, 32, 64, 128])
     ax.set_yticklabels(["2", "4", "8", "16", "32", "64", "128"])
     ax.set_xlabel("number of stacked layers L")
     ax.set_ylabel("receptive field (px)")
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="upper left", labelcolor=pal.fg)
+    ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
 
 
 @figure("dilated-gridding", size=(6.4, 3.5))
@@ -172,8 +172,8 @@ def dilated_gridding(fig, pal):
         ax.imshow(acc > 0, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"d={ds}\nRF {rf}×{rf}, unused {holes:.0%}", color=pal.fg, fontsize=12)
-    fig.supxlabel("input pixels that reach the centre output (coloured)", color=pal.muted, fontsize=11)
+        ax.set_title(f"d={ds}\nRF {rf}×{rf}, unused {holes:.0%}", color=pal.fg, fontsize=14)
+    fig.supxlabel("input pixels that reach the centre output (coloured)", color=pal.muted, fontsize=13)
 
 
 def _ramp(pal):
@@ -202,18 +202,18 @@ def transposed_conv_steps(fig, pal):
     assert direct.shape == (o, o) == (5, 5)
     fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 7, 5]})
-    _matrix(axes[0], x, pal, fmt="{:.0f}", fs=11)
-    axes[0].set_title("input 3×3", color=pal.fg, fontsize=11)
+    _matrix(axes[0], x, pal, fmt="{:.0f}", fs=13)
+    axes[0].set_title("input 3×3", color=pal.fg, fontsize=13)
     hi = np.zeros_like(z, dtype=bool)
     hi[1:4, 1:4] = True
-    _matrix(axes[1], z, pal, fmt="{:.0f}", fs=9, hi=hi)
-    axes[1].set_title("insert s-1=1 zero, pad k-1-p=1", color=pal.fg, fontsize=11)
+    _matrix(axes[1], z, pal, fmt="{:.0f}", fs=11, hi=hi)
+    axes[1].set_title("insert s-1=1 zero, pad k-1-p=1", color=pal.fg, fontsize=13)
     out_hi = np.zeros_like(direct, dtype=bool)
     out_hi[1, 1] = True
     assert direct[1, 1] == 1 + 2 + 4 + 5
-    _matrix(axes[2], direct, pal, fmt="{:.0f}", fs=10, hi=out_hi)
-    axes[2].set_title("output 5×5", color=pal.fg, fontsize=11)
-    fig.supxlabel("3×3 all-ones kernel, stride-1 conv over the middle grid", color=pal.muted, fontsize=11)
+    _matrix(axes[2], direct, pal, fmt="{:.0f}", fs=12, hi=out_hi)
+    axes[2].set_title("output 5×5", color=pal.fg, fontsize=13)
+    fig.supxlabel("3×3 all-ones kernel, stride-1 conv over the middle grid", color=pal.muted, fontsize=13)
 
 
 @figure("transposed-conv-checkerboard", size=(6.4, 3.3))
@@ -229,8 +229,8 @@ def transposed_conv_checkerboard(fig, pal):
         ax.imshow(out, cmap=_ramp(pal), vmin=0, vmax=4, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"k={kk}, s=2: interior {vals}", color=pal.fg, fontsize=12)
-    fig.supxlabel("all-ones input and kernel: how many input pixels hit each output", color=pal.muted, fontsize=11)
+        ax.set_title(f"k={kk}, s=2: interior {vals}", color=pal.fg, fontsize=14)
+    fig.supxlabel("all-ones input and kernel: how many input pixels hit each output", color=pal.muted, fontsize=13)
 
 
 # ---------------------------------------------------------------- convolution vs cross-correlation
@@ -248,8 +248,8 @@ def conv_vs_xcorr(fig, pal):
     fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 3)
     for ax, m, t in zip(axes, (k, xc, cv), ("kernel K", "cross-corr. (CNN)\nof an impulse", "true convolution\nof an impulse")):
-        _matrix(ax, m, pal, fmt="{:.0f}", fs=12)
-        ax.set_title(t, color=pal.fg, fontsize=11)
+        _matrix(ax, m, pal, fmt="{:.0f}", fs=14)
+        ax.set_title(t, color=pal.fg, fontsize=13)
 
 
 # ---------------------------------------------------------------- standard / group / depthwise
@@ -270,10 +270,10 @@ def conv_connectivity(fig, pal):
         ax.imshow(m, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(t, color=pal.fg, fontsize=11)
-        ax.set_xlabel(f"{int(m.sum()) * kk} weights", color=pal.muted, fontsize=10)
-    axes[0].set_ylabel("output channel", fontsize=10)
-    fig.supxlabel("columns: input channel; 3×3 kernels except 1×1", color=pal.muted, fontsize=10)
+        ax.set_title(t, color=pal.fg, fontsize=13)
+        ax.set_xlabel(f"{int(m.sum()) * kk} weights", color=pal.muted, fontsize=12)
+    axes[0].set_ylabel("output channel", fontsize=12)
+    fig.supxlabel("columns: input channel; 3×3 kernels except 1×1", color=pal.muted, fontsize=12)
 
 
 def conv_cost(k, cin, cout, h, w, groups=1):
@@ -302,16 +302,16 @@ def conv_cost_fig(fig, pal):
     ax.barh(y + 0.2, [v[0] / 1e3 for v in vals], height=0.38, color=pal.c[0], label="params (K)")
     ax.barh(y - 0.2, [v[1] / 1e6 for v in vals], height=0.38, color=pal.c[1], label="MACs (M)")
     for yi, v in zip(y, vals):
-        ax.text(v[0] / 1e3 * 1.1, yi + 0.2, f"{v[0] / 1e3:.1f}K", va="center", fontsize=10, color=pal.fg)
-        ax.text(v[1] / 1e6 * 1.1, yi - 0.2, f"{v[1] / 1e6:.1f}M", va="center", fontsize=10, color=pal.fg)
+        ax.text(v[0] / 1e3 * 1.1, yi + 0.2, f"{v[0] / 1e3:.1f}K", va="center", fontsize=12, color=pal.fg)
+        ax.text(v[1] / 1e6 * 1.1, yi - 0.2, f"{v[1] / 1e6:.1f}M", va="center", fontsize=12, color=pal.fg)
     ax.set_xscale("log")
     ax.set_xlim(1, 3000)
     ax.set_yticks(y)
-    ax.set_yticklabels(names)
+    ax.set_yticklabels(names, fontsize=13)
     ax.invert_yaxis()
-    ax.set_title("3×3 conv, 256→256 channels, 14×14 map", color=pal.fg, fontsize=12)
+    ax.set_title("3×3 conv, 256→256 channels, 14×14 map", color=pal.fg, fontsize=14)
     ax.grid(True, axis="x", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="lower right", labelcolor=pal.fg)
+    ax.legend(frameon=False, fontsize=12, loc="lower right", labelcolor=pal.fg)
 
 
 # ---------------------------------------------------------------- depthwise speed: roofline
@@ -343,21 +343,21 @@ def dw_roofline(fig, pal):
     ax.plot(ai, np.minimum(PEAK, ai * BW) / 1e12, color=pal.fg, lw=2)
     ridge = PEAK / BW
     ax.axvline(ridge, color=pal.muted, ls=":", lw=1)
-    ax.text(ridge * 1.1, 0.12, f"ridge {ridge:.1f}", color=pal.muted, fontsize=10)
+    ax.text(ridge * 1.1, 0.12, f"ridge {ridge:.1f}", color=pal.muted, fontsize=12)
     labels = {"standard": "3×3 standard", "depthwise": "3×3 depthwise", "pointwise": "1×1 pointwise"}
     for i, kind in enumerate(("standard", "pointwise", "depthwise")):
         f, t = layer_roofline(kind)
         a = f / t
         perf = min(PEAK, a * BW)
         ax.plot([a], [perf / 1e12], "o", ms=10, color=pal.c[i])
-        off = {"standard": (-95, 14), "pointwise": (-40, -38), "depthwise": (10, -4)}[kind]
+        off = {"standard": (-120, 14), "pointwise": (-30, -48), "depthwise": (12, -26)}[kind]
         ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B, ≤{perf / PEAK:.0%} peak", (a, perf / 1e12),
-                    textcoords="offset points", xytext=off, color=pal.c[i], fontsize=10)
+                    textcoords="offset points", xytext=off, color=pal.c[i], fontsize=12)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(0.1, 1000)
     ax.set_ylim(0.08, 60)
     ax.set_xlabel("arithmetic intensity (FLOP / byte)")
     ax.set_ylabel("attainable TFLOP/s")
-    ax.set_title("V100 FP32: 15.7 TFLOP/s, 900 GB/s", color=pal.fg, fontsize=12)
+    ax.set_title("V100 FP32: 15.7 TFLOP/s, 900 GB/s", color=pal.fg, fontsize=14)
     ax.grid(True, which="major", color=pal.grid, lw=0.6)

@@ -110,7 +110,7 @@ def upsampling_methods(fig, pal):
     axes = fig.subplots(2, 3)
     for ax, (m, t) in zip(axes.ravel(), panels):
         ax.imshow(np.clip(m, 0, 1), cmap=_cmap(pal), vmin=0, vmax=1, interpolation="nearest")
-        ax.set_title(t, color=pal.fg, fontsize=11)
+        ax.set_title(t, color=pal.fg, fontsize=13)
         ax.set_xticks([])
         ax.set_yticks([])
         for sp in ax.spines.values():
@@ -165,7 +165,7 @@ def _mat(ax, m, pal, title, fmt, hl=None):
             v = m[i, j]
             if hl is not None and hl[i, j]:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=pal.c[1], alpha=0.35, lw=0))
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=11,
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=13,
                     color=pal.fg if v != 0 else pal.muted)
     for t in range(n0 + 1):
         ax.plot([-0.5, n1 - 0.5], [t - 0.5, t - 0.5], color=pal.grid, lw=1)
@@ -182,7 +182,7 @@ def _mat(ax, m, pal, title, fmt, hl=None):
     ax.set_yticks([])
     for sp in ax.spines.values():
         sp.set_visible(False)
-    ax.set_title(title, color=pal.fg, fontsize=11)
+    ax.set_title(title, color=pal.fg, fontsize=13)
 
 
 @figure("pooling-backprop", size=(6.4, 4.6))
@@ -246,11 +246,11 @@ def max_vs_avg_experiment(fig, pal):
         vals = [res["sparse"][i], res["dense"][i]]
         ax.bar(x + (i - 0.5) * 0.38, vals, width=0.36, color=col, label=lab)
         for xi, v in zip(x, vals):
-            ax.text(xi + (i - 0.5) * 0.38, v + 0.01, f"{v:.2f}", ha="center", fontsize=11, color=pal.fg)
+            ax.text(xi + (i - 0.5) * 0.38, v + 0.01, f"{v:.2f}", ha="center", fontsize=13, color=pal.fg)
     ax.set_xticks(x)
     ax.set_xticklabels(["sparse: 1 strong pixel", "dense: all pixels +0.5"])
     ax.set_ylim(0.5, 1.0)
     ax.set_ylabel("AUC of pooled value")
-    ax.set_title("pattern detection in a 4×4 ReLU window, 2000+2000 samples", color=pal.fg, fontsize=11)
+    ax.set_title("pattern detection in a 4×4 ReLU window, 2000+2000 samples", color=pal.fg, fontsize=13)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="upper center", labelcolor=pal.fg, ncol=2)
+    ax.legend(frameon=False, fontsize=12, loc="upper center", labelcolor=pal.fg, ncol=2)
