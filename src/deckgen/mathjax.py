@@ -1,0 +1,141 @@
+"""Anki's own MathJax: where its files are, and how Anki configures it.
+
+In:  nothing but the installed `anki` version (or an importable `_aqt`).
+Out: `mathjax_dir()`, the folder holding Anki's `tex-chtml-full.js` and its fonts;
+     `anki_mathjax_config()`, the text of Anki's `mathjax.js` configuration script;
+     `script_tags(url)`, the HTML that loads both into a page exactly as Anki's reviewer does;
+     `copy_mathjax(dest)`, a copy for a page that must stand alone (the preview).
+
+Anki ships MathJax inside the `aqt` wheel (`_aqt/data/web/js/`), not inside the `anki` engine
+we depend on. When `_aqt` is not importable, the wheel of the matching version is fetched once
+with `pip download` into the user cache (`~/.cache/deckgen/`), and only the MathJax files are
+kept, so every check renders with the very build and configuration Anki users have.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from functools import lru_cache
+from importlib import metadata, util
+from pathlib import Path
+
+# Used when the `anki` package is not installed; keep it equal to the test pin in pyproject.toml.
+DEFAULT_ANKI_VERSION = "26.9.3"
+ENTRY_SCRIPT = "tex-chtml-full.js"
+_JS = "_aqt/data/web/js/"  # inside the aqt wheel
+_CONFIG = "mathjax.js"
+_VENDOR = "vendor/mathjax/"
+
+
+class MathJaxUnavailable(RuntimeError):
+    """Anki's MathJax could not be found or fetched (no aqt and no network, for example)."""
+
+
+def anki_version() -> str:
+    try:
+        return metadata.version("anki")
+    except metadata.PackageNotFoundError:
+        return DEFAULT_ANKI_VERSION
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "deckgen"
+
+
+def mathjax_dir() -> Path:
+    """The folder holding `tex-chtml-full.js`, its fonts and its extensions."""
+    return _js_dir() / _VENDOR.rstrip("/")
+
+
+def anki_mathjax_config() -> str:
+    """Anki's MathJax configuration script (`window.MathJax = {...}`), as the reviewer loads it."""
+    return (_js_dir() / _CONFIG).read_text(encoding="utf-8")
+
+
+def script_tags(mathjax_url: str) -> str:
+    """`<script>`s that load MathJax as Anki does, from `mathjax_url` (the `mathjax_dir()` copy).
+
+    Anki's config points the loader at `/_anki/js/vendor/mathjax`, a path only Anki's own web
+    server answers; everything else in it is kept as it is.
+    """
+    url = mathjax_url.rstrip("/")
+    config = anki_mathjax_config().replace("</", "<\\/")
+    return (
+        f"<script>{config}</script>\n"
+        f"<script>window.MathJax.loader.paths.mathjax = {json.dumps(url)};</script>\n"
+        f'<script src="{url}/{ENTRY_SCRIPT}"></script>'
+    )
+
+
+def copy_mathjax(dest: Path) -> Path:
+    """Copy Anki's MathJax to `dest` (replacing an older copy); returns `dest`.
+
+    The speech-rule maps (`sre/`, 2.3 MB) are left out: Anki's config never loads them.
+    """
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(mathjax_dir(), dest, ignore=shutil.ignore_patterns("sre"))
+    return dest
+
+
+@lru_cache(maxsize=1)
+def _js_dir() -> Path:
+    """`.../_aqt/data/web/js`: from an importable `_aqt`, else from the cached wheel."""
+    spec = util.find_spec("_aqt")
+    if spec is not None and spec.submodule_search_locations:
+        installed = Path(list(spec.submodule_search_locations)[0]) / "data/web/js"
+        if (installed / _VENDOR / ENTRY_SCRIPT).is_file():
+            return installed
+    version = anki_version()
+    cached = cache_root() / f"aqt-{version}" / "js"
+    if not (cached / _VENDOR / ENTRY_SCRIPT).is_file():
+        with _locked(cache_root() / f"aqt-{version}.lock"):
+            if not (cached / _VENDOR / ENTRY_SCRIPT).is_file():  # another process may have done it
+                _fetch(version, cached)
+    return cached
+
+
+def _fetch(version: str, target: Path) -> None:
+    """Download the aqt wheel of `version` and keep only its MathJax files in `target`."""
+    with tempfile.TemporaryDirectory(prefix="deckgen-aqt-") as tmp:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet", "--dest", tmp, f"aqt=={version}"],
+            capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        )
+        wheels = list(Path(tmp).glob("aqt-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            reason = (proc.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise MathJaxUnavailable(f"could not fetch Anki's MathJax (pip download aqt=={version}): {reason}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".js-", dir=target.parent))
+        try:
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                for name in wheel.namelist():
+                    if name == _JS + _CONFIG or (name.startswith(_JS + _VENDOR) and not name.endswith("/")):
+                        wheel.extract(name, staging)
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(staging / _JS.rstrip("/"), target)  # appears whole or not at all
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextmanager
+def _locked(path: Path):
+    """Serialise the one-time fetch between processes (parallel tests, two builds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
