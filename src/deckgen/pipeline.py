@@ -190,12 +190,7 @@ def _check_formulas(topics: list[Topic], errors: ErrorList) -> None:
         for note in topic.notes:
             for _, formula in note.formulas:
                 for problem in texcheck.problems(formula):
-                    errors.add(formula.location, f"formula {_shorten(formula.tex)}: {problem}", "fix the TeX; see the formula rules in docs/format.md")
-
-
-def _shorten(tex: str, limit: int = 60) -> str:
-    tex = " ".join(tex.split())
-    return f"'{tex}'" if len(tex) <= limit else f"'{tex[:limit - 1]}…'"
+                    errors.add(formula.location, f"formula {texcheck.shorten(formula.tex)}: {problem}", "fix the TeX; see the formula rules in docs/format.md")
 
 
 def _previous_notes(cache: Cache, state: dict, topics: list[Topic]) -> dict[str, RenderedNote]:
