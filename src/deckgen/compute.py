@@ -5,18 +5,20 @@ Out: for each block token, the formulas it shows (LaTeX); errors at the block's 
      for a failed claim, an exception or a block that runs too long.
 
 Results are cached by a hash of the block's code and the sympy version, so a rebuild with
-nothing changed neither runs a block nor imports sympy.
+nothing changed neither runs a block nor imports sympy. The LaTeX a block shows goes through the
+same fast formula check as the formulas the author typed (`texcheck`), reported at the block.
 """
 from __future__ import annotations
 
 from functools import lru_cache
 from importlib import metadata
 
+from . import texcheck
 from .cache import Cache, key_for
 from .errors import ErrorList
-from .records import Location, SympyBlock
+from .records import Formula, Location, SympyBlock
 
-SYMPY_VERSION = "1"
+SYMPY_VERSION = "2"  # bump when sympy_worker's results change for the same code
 
 
 @lru_cache(maxsize=1)
@@ -42,6 +44,7 @@ def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: 
             todo.append((block, key))
         else:
             results[_id(block)] = cached
+            _check_shows(block, cached, errors)
     if todo:
         from .workers import run_jobs
 
@@ -50,6 +53,7 @@ def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: 
             if "shows" in outcome:
                 cache.put_json("sympy", key, outcome["shows"])
                 results[_id(block)] = outcome["shows"]
+                _check_shows(block, outcome["shows"], errors)
             else:
                 _report(block, outcome, errors)
     return results, len(todo)
@@ -61,6 +65,13 @@ def _id(block: SympyBlock) -> str:
 
 def result_for(results: dict[str, list[dict]], block: SympyBlock) -> list[dict] | None:
     return results.get(_id(block))
+
+
+def _check_shows(block: SympyBlock, shows: list[dict], errors: ErrorList) -> None:
+    for show in shows:
+        formula = Formula(show["latex"], not show.get("inline"), block.location)
+        for problem in texcheck.problems(formula):
+            errors.add(block.location, f"sympy block shows {texcheck.shorten(formula.tex)}: {problem}", "fix the string given to show(), or show a sympy expression")
 
 
 def _report(block: SympyBlock, outcome: dict, errors: ErrorList) -> None:

@@ -5,7 +5,11 @@ Out: {"shows": [{"latex": ..., "inline": bool}, ...]} or
      {"error": message, "line": line within the block (1-based), "kind": "assert" | "raise"}.
 
 Each block gets a fresh namespace holding `from sympy import *` and `show`, so blocks cannot see
-or change one another's names.
+or change one another's names. The worker process (not the build) runs it, under the time and
+memory limits of workers.py; a block that calls exit() is reported, not obeyed.
+
+`show(expr)` records `sympy.latex(expr)` as a display formula; `show(expr, inline=True)` as an
+inline one; `show(r"\\TeX")` records a string as it is; `show(lhs, rhs)` records `lhs = rhs`.
 """
 from __future__ import annotations
 
@@ -20,8 +24,8 @@ _BASE = {name: getattr(sympy, name) for name in dir(sympy) if not name.startswit
 def run_job(job: dict) -> dict:
     shows: list[dict] = []
 
-    def show(expr, inline: bool = False) -> None:
-        latex = expr if isinstance(expr, str) else sympy.latex(expr)
+    def show(expr, rhs=None, *, inline: bool = False) -> None:
+        latex = _latex(expr) if rhs is None else f"{_latex(expr)} = {_latex(rhs)}"
         shows.append({"latex": latex, "inline": bool(inline)})
 
     namespace = dict(_BASE, show=show, __name__="__sympy_block__")
@@ -35,9 +39,18 @@ def run_job(job: dict) -> dict:
         claim = job["code"].splitlines()[line - 1].strip() if line else ""
         detail = f": {exc}" if str(exc) else ""
         return {"error": f"claim does not hold: {claim}{detail}", "line": line, "kind": "assert"}
+    except SystemExit as exc:  # exit() would end the worker and lose the other blocks' results
+        return {"error": f"the block called exit({exc.code if exc.code is not None else ''})", "line": _block_line(exc), "kind": "raise"}
     except Exception as exc:  # the author's code may raise anything; report it, never crash
         return {"error": f"{type(exc).__name__}: {exc}", "line": _block_line(exc), "kind": "raise"}
     return {"shows": shows}
+
+
+def _latex(value) -> str:
+    if isinstance(value, bool) or value is sympy.true or value is sympy.false:
+        # Eq(a, b) with two sides sympy sees as equal evaluates to True: show the sides instead.
+        raise ValueError(f"show() got {value}, not a formula: write show(lhs, rhs) instead of show(Eq(lhs, rhs))")
+    return value if isinstance(value, str) else sympy.latex(value)
 
 
 def _block_line(exc: BaseException) -> int:
