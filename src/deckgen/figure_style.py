@@ -1,19 +1,61 @@
-"""The shared look of every figure: phone-readable sizes, CJK-capable fonts, one palette per mode.
+"""The shared look of every figure: phone-readable sizes, a CJK font from pip, one palette per mode.
 
 In:  a `Palette` (day or night).
 Out: matplotlib rcParams applied in the rendering worker. Text is written into the SVG as paths,
      so phones need no font; the SVG background is transparent and colours come from the palette.
+
+The Chinese font is Noto Sans CJK SC from the `noto-cjk-sans-otc` wheel (SIL OFL 1.1), a
+collection whose third face is Simplified Chinese. It is registered by file path under a family
+name of our own, so a Noto Sans CJK installed on the machine can never be picked instead: the same
+figure source gives the same SVG bytes on every machine. Latin letters and digits come from the
+CJK font too (so mixed labels share one baseline); DejaVu Sans, shipped with matplotlib, is the
+fallback for symbols the CJK font lacks.
 """
 from __future__ import annotations
+
+import dataclasses
 
 import matplotlib
 
 from .figure_api import Palette
 
-FONT_FAMILIES = ["Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei", "DejaVu Sans"]
+CJK_PACKAGE = "noto-cjk-sans-otc"  # its version is part of every figure's cache key
+CJK_FACE = 2  # faces of NotoSansCJK-Regular.ttc: JP, KR, SC, TC, HK, then the Mono ones
+CJK_FAMILY = "deckgen Noto Sans CJK SC"
+FONT_FAMILIES = [CJK_FAMILY, "DejaVu Sans"]
+
+_registered = False
+
+
+def cjk_font_path() -> str:
+    import noto_cjk_sans_otc
+
+    return str(noto_cjk_sans_otc.FONT_PATH)
+
+
+def register_fonts() -> None:
+    """Make the pip-installed CJK face known to matplotlib (once per process)."""
+    global _registered
+    if _registered:
+        return
+    from matplotlib import font_manager, ft2font
+
+    face = ft2font.FT2Font(cjk_font_path(), face_index=CJK_FACE)
+    entry = font_manager.ttfFontProperty(face)
+    # A name nothing else carries: findfont cannot prefer a system copy of the same family.
+    # Nothing has looked this name up yet, so findfont's cache holds no stale answer for it.
+    font_manager.fontManager.ttflist.append(dataclasses.replace(entry, name=CJK_FAMILY))
+    _registered = True
 
 
 def apply(pal: Palette) -> None:
+    """Reset matplotlib to its defaults, then set the shared style for `pal`.
+
+    The reset matters: a worker renders many figures one after another, and a script that changes
+    rcParams must not change how the next figure looks (output would depend on the job order).
+    """
+    register_fonts()
+    matplotlib.rcdefaults()
     matplotlib.rcParams.update({
         "font.family": "sans-serif",
         "font.sans-serif": FONT_FAMILIES,
@@ -24,8 +66,10 @@ def apply(pal: Palette) -> None:
         "xtick.labelsize": 11,
         "ytick.labelsize": 11,
         "lines.linewidth": 2.2,
+        "lines.markersize": 6,
         "axes.linewidth": 1.0,
         "axes.unicode_minus": False,
+        "mathtext.fontset": "dejavusans",
         "text.color": pal.fg,
         "axes.labelcolor": pal.fg,
         "axes.edgecolor": pal.muted,
@@ -43,8 +87,9 @@ def apply(pal: Palette) -> None:
         "axes.prop_cycle": matplotlib.cycler(color=list(pal.c)),
         "axes.spines.top": False,
         "axes.spines.right": False,
-        "svg.fonttype": "path",
-        "svg.hashsalt": "deckgen",
+        "svg.fonttype": "path",  # glyph outlines, so the phone needs no CJK font
+        "svg.hashsalt": "deckgen",  # fixed ids inside the SVG instead of random ones
+        "path.simplify": True,
         "figure.dpi": 100,
         "image.cmap": "viridis",
     })

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .cache import Cache, atomic_write, key_for
 from .errors import ErrorList
-from .records import Location
+from .records import Location, Topic
 
 FIGURE_VERSION = "1"
 MEDIA_NAME_LIMIT = 120  # bytes; Anki refuses longer media file names
@@ -97,23 +97,89 @@ def _shared_key(helpers: list[Path]) -> str:
     )
     parts = [hashlib.sha256(style).hexdigest()]
     parts += [hashlib.sha256(p.read_bytes()).hexdigest() for p in helpers]
-    parts += [_version(lib) for lib in ("matplotlib", "numpy")]
-    return key_for(*parts)
+    return key_for(*parts, library_versions())
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "-"
+def library_versions() -> list[str]:
+    """Versions of the libraries that draw, shrink and letter the figures."""
+    versions = []
+    for dist in ("matplotlib", "numpy", "scour", "noto-cjk-sans-otc"):
+        try:
+            versions.append(f"{dist}=={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} missing")
+    return versions
+
+
+def references(topics: list[Topic]) -> dict[str, list[Location]]:
+    """Every `figure:NAME` reference in the notes, by name, in source order."""
+    refs: dict[str, list[Location]] = {}
+    for topic in topics:
+        for note in topic.notes:
+            for ref in note.media:
+                if ref.figure_name is not None:
+                    refs.setdefault(ref.figure_name, []).append(ref.location)
+    return refs
+
+
+def check_known(refs: dict[str, list[Location]], known: dict[str, FigureSource], errors: ErrorList) -> dict[str, list[Location]]:
+    """The references to known figures; each reference to an unknown name is an error."""
+    for name, uses in refs.items():
+        if name not in known:
+            for use in uses:
+                errors.add(use, f"unknown figure '{name}'", unknown_figure_hint(name, known))
+    return {name: uses for name, uses in refs.items() if name in known}
 
 
 def unknown_figure_hint(name: str, known: dict[str, FigureSource]) -> str:
     close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
     if close:
-        return f"did you mean {', '.join(close)}?"
+        where = ", ".join(f"{c} ({known[c].display}:{known[c].line})" for c in close)
+        return f"did you mean {where}?"
     listed = ", ".join(sorted(known)[:8]) or "none yet"
     return f"known figures: {listed}; define it with @figure(\"{name}\") in figures/*.py"
+
+
+def unused_warnings(known: dict[str, FigureSource], used) -> list[str]:
+    """A warning for each figure no note refers to (`used`: the names referred to)."""
+    return [f"{s.display}:{s.line}: figure '{s.name}' is not used by any note" for name, s in sorted(known.items()) if name not in used]
+
+
+@dataclass(frozen=True)
+class FigureStatus:
+    """One line of `deckgen figures`: where a figure is defined and used, and its cached SVGs."""
+
+    source: FigureSource
+    uses: tuple[Location, ...]
+    svg_bytes: tuple[int, int] | None  # (day, night) sizes when cached, else None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What `deckgen figures` prints: every figure, plus the problems found on the way."""
+
+    figures: tuple[FigureStatus, ...]
+    warnings: tuple[str, ...]  # unused figures
+    errors: tuple  # ContentErrors: unknown references, broken scripts or content files
+
+
+def listing(config) -> Listing:
+    """Every figure of the project with its uses and cache state; renders nothing."""
+    from .parse import parse_topic
+
+    errors = ErrorList()
+    known = discover(config.figures_dir, config.root, errors)
+    paths = sorted(config.content_dir.glob("*.md")) if config.content_dir.is_dir() else []
+    topics = [t for p in paths if (t := parse_topic(p.read_bytes(), config.display(p), errors))]
+    refs = references(topics)
+    check_known(refs, known, errors)
+    cache = Cache(config.cache_dir)
+    statuses = []
+    for name, source in sorted(known.items()):
+        svgs = cache.get_json("figure", source.key)
+        sizes = (len(svgs["day"].encode()), len(svgs["night"].encode())) if svgs else None
+        statuses.append(FigureStatus(source, tuple(refs.get(name, ())), sizes))
+    return Listing(tuple(statuses), tuple(unused_warnings(known, refs)), tuple(errors))
 
 
 def render(needed: dict[str, list[Location]], known: dict[str, FigureSource], cache: Cache, media_dir: Path, errors: ErrorList, jobs: int = 0, timeout: float = 60.0, progress: bool = False) -> tuple[dict[str, FigureMedia], int]:
@@ -150,17 +216,29 @@ def _render_all(todo: list[FigureSource], jobs: int, timeout: float, progress: b
             bar.close()
 
 
+_HINTS = {
+    "timeout": "make it faster (fewer points, a smaller experiment) or pass a larger --figure-timeout",
+    "empty": "draw into the figure you are given, e.g. ax = fig.subplots(); ax.plot(...)",
+    "memory": "use smaller arrays or fewer of them",
+}
+
+
 def _report(source: FigureSource, result: dict, uses: list[Location], errors: ErrorList) -> None:
-    trace = "; ".join(result.get("trace", []))
-    where = f" ({source.display}: {trace})" if trace else f" (defined at {source.display}:{source.line})"
-    hints = {
-        "timeout": "make it faster (fewer points, smaller experiment) or cache heavy numbers in the script",
-        "empty": "draw into the figure you are given, e.g. ax = fig.subplots(); ax.plot(...)",
-        "memory": "use smaller arrays",
-    }
-    hint = hints.get(result.get("kind"), f"fix the figure function in {source.display}")
+    """One error per reference, naming the figure's own file:line and the failing lines in figures/."""
+    frames = [_frame_place(source, frame) for frame in result.get("trace", [])]
+    message = f"figure '{source.name}' ({source.display}:{source.line}) failed: {result['error']}"
+    if frames:
+        message += " at " + " → ".join(f"{place} in {frame['function']}" + (f": {frame['code']}" if frame.get("code") else "") for place, frame in zip(frames, result["trace"]))
+    hint = _HINTS.get(result.get("kind")) or f"fix {frames[-1] if frames else f'the figure function at {source.display}:{source.line}'}"
     for use in uses:
-        errors.add(use, f"figure '{source.name}' failed: {result['error']}{where}", hint)
+        errors.add(use, message, hint)
+
+
+def _frame_place(source: FigureSource, frame: dict) -> str:
+    """`figures/x.py:12` for a traceback frame, with the path as the author sees it."""
+    path = Path(frame["file"])
+    display = source.display if path == source.script else str(Path(source.display).parent / path.name)
+    return f"{display}:{frame['line']}"
 
 
 def _materialize(name: str, mode: str, svg: str, media_dir: Path) -> str:
