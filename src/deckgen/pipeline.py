@@ -85,7 +85,8 @@ def read_inputs(config: BuildConfig) -> Inputs:
     if not content:
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "no Markdown files in the content folder", "add a topic file such as content/conv.md")])
     scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
-    figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts])
+    # Library versions too: a new matplotlib or font must re-render the figures, not skip the build.
+    figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts], figures.library_versions())
     return Inputs(content, key_for(assets), figure_sources, store.code_key())
 
 
@@ -99,7 +100,7 @@ def _unchanged(config: BuildConfig, inputs: Inputs, state: dict) -> BuildReport 
         if not path.exists() or sha256(path.read_bytes()) != digest:
             return None
     packages = tuple(str(config.dist_dir / name) for name in sorted(state["outputs"]))
-    return BuildReport(packages, (), (), state.get("notes", 0), tuple(state.get("warnings", ())), {"cached": True})
+    return BuildReport(packages, (), (), state.get("notes", 0), tuple(state.get("warnings", ())), {"cached": True, "figures_rendered": 0})
 
 
 def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None = None) -> Gathered:
@@ -134,7 +135,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
     topics = [compiled[path] for path in inputs.content if path in compiled]
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
-    warnings = [f"{known[name].display}:{known[name].line}: figure '{name}' is not used by any note" for name in sorted(set(known) - used)]
+    warnings = figures.unused_warnings(known, used)
     stats = {
         "topics": len(topics),
         "topics_parsed": len(parsed),
@@ -171,17 +172,7 @@ def _check_across_topics(topics: list[Topic | CompiledTopic], errors: ErrorList)
 
 
 def _figures(config, topics, known, cache, errors):
-    needed: dict[str, list[Location]] = {}
-    for topic in topics:
-        for note in topic.notes:
-            for ref in note.media:
-                name = ref.figure_name
-                if name is None:
-                    continue
-                if name in known:
-                    needed.setdefault(name, []).append(ref.location)
-                else:
-                    errors.add(ref.location, f"unknown figure '{name}'", figures.unknown_figure_hint(name, known))
+    needed = figures.check_known(figures.references(topics), known, errors)
     return figures.render(needed, known, cache, config.cache_dir / "media", errors, config.jobs, config.figure_timeout, config.progress)
 
 
