@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     ids = sub.add_parser("ids", help="list notes without ids; --write adds them")
     ids.add_argument("--write", action="store_true", help="write the missing ids into the files")
     ids.set_defaults(run=_run_ids)
+
+    figs = sub.add_parser("figures", help="list every figure, where it is used and whether it is rendered")
+    figs.set_defaults(run=_run_figures)
     return parser
 
 
@@ -56,6 +59,7 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", type=Path, help="output folder (default: <root>/dist)")
     parser.add_argument("--jobs", "-j", type=int, default=0, help="worker processes for figures and sympy (default: one per core)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    parser.add_argument("--figure-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per figure (default: 60)")
 
 
 def config_from(args) -> BuildConfig:
@@ -65,6 +69,7 @@ def config_from(args) -> BuildConfig:
         dist_dir=getattr(args, "dist", None),
         jobs=getattr(args, "jobs", 0),
         progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
+        figure_timeout=getattr(args, "figure_timeout", 60.0),
     )
 
 
@@ -126,6 +131,25 @@ def _run_ids(args) -> int:
         print(f"{len(missing)} notes without ids; run 'deckgen ids --write' to add them")
         return 1
     print("every note has an id")
+    return 0
+
+
+def _run_figures(args) -> int:
+    from .figures import listing
+
+    result = listing(config_from(args))
+    for status in result.figures:
+        source = status.source
+        cached = f"rendered (day {status.svg_bytes[0] / 1024:.0f} KiB, night {status.svg_bytes[1] / 1024:.0f} KiB)" if status.svg_bytes else "not rendered yet"
+        print(f"{source.name}  {source.display}:{source.line}  {cached}")
+        for use in status.uses:
+            print(f"    used at {use}")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    rendered = sum(1 for s in result.figures if s.svg_bytes)
+    print(f"{len(result.figures)} figures, {rendered} rendered and cached, {len(result.warnings)} unused")
+    if result.errors:
+        raise BuildFailed(list(result.errors))
     return 0
 
 
