@@ -1,0 +1,302 @@
+"""`deckgen check`: everything the build validates, plus content lint, each finding at `path:line`.
+
+In:  a `BuildConfig`.
+Out: a `CheckReport`: findings (`error` or `warning`, with the check that made them) and a
+     summary; `--strict` fails on warnings too; `as_json()` is the machine-readable form.
+
+Checks beyond the build:
+- duplicate-question: the same question asked twice across all decks, also in other words
+  (see `questions.py` for how "the same" is measured);
+- missing-id: notes without `{#id}`;
+- empty-answer / long-answer: answers with nothing to review, key points too long to say aloud,
+  answers too long to review at all;
+- figure: unknown (an error, from the build) and unused figures;
+- formula: formulas Anki's MathJax cannot render (the exact check, in headless Chromium);
+- html: raw `<script>`, `<iframe>`, event-handler attributes or `javascript:` links in content;
+- media-name: media file names over Anki's 120-byte limit, or not in Unicode NFC.
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+
+from .config import BuildConfig
+from .errors import BuildFailed, ContentError
+from .records import CompiledTopic, Location, Topic
+
+ERROR, WARNING = "error", "warning"
+KEY_POINTS_LIMIT = 200  # reading units (a CJK character, a Latin word, a formula counts 3); the guide asks ~150
+ANSWER_LIMIT = 1800  # beyond this a card is a page, not a card: split it
+MEDIA_NAME_LIMIT = 120  # bytes; Anki truncates longer names, breaking the card's reference
+PLACEHOLDERS = ("在这里插入图片描述", "TODO", "TBD", "待补充", "待完善", "lorem ipsum")
+_BUILD_CHECKS = (
+    (re.compile(r"^unknown figure|^figure '"), "figure"),
+    (re.compile(r"^formula "), "formula"),
+    (re.compile(r"^note has no id"), "missing-id"),
+)
+_SECTION_RE = re.compile(r"<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][ >]|<hr[ >/]")
+_MATH_RE = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]", re.S)
+_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
+_WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str  # which check found it: "build", "duplicate-question", "formula", ...
+    severity: str  # ERROR or WARNING
+    problem: ContentError
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    findings: tuple[Finding, ...]
+    notes: int
+    skipped: tuple[str, ...] = ()  # checks that could not run, and why
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def failed(self, strict: bool) -> bool:
+        return bool(self.count(ERROR) or (strict and self.count(WARNING)))
+
+    def by_check(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for finding in self.findings:
+            counts[finding.check] = counts.get(finding.check, 0) + 1
+        return dict(sorted(counts.items()))
+
+    def as_json(self, strict: bool) -> dict:
+        return {
+            "version": 1,
+            "ok": not self.failed(strict),
+            "strict": strict,
+            "summary": {"errors": self.count(ERROR), "warnings": self.count(WARNING), "notes": self.notes, "by_check": self.by_check(), "skipped": list(self.skipped)},
+            "findings": [
+                {"path": f.problem.location.path, "line": f.problem.location.line, "severity": f.severity, "check": f.check, "message": f.problem.message, "hint": f.problem.hint}
+                for f in self.findings
+            ],
+        }
+
+
+def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
+    """Run every check; never raises for content problems (they are findings)."""
+    from .pipeline import gather
+
+    findings: list[Finding] = []
+    skipped: list[str] = []
+    compiled: list[CompiledTopic] | None = None
+    try:
+        gathered = gather(config)
+        compiled = gathered.topics
+        findings += [_from_warning(text) for text in gathered.warnings]
+    except BuildFailed as failed:
+        findings += [Finding(_build_check(e.message), ERROR, e) for e in failed.errors]
+        skipped.append("answers, html and media-name checks: they read the rendered cards; fix the build errors first")
+    topics = _parse(config)
+    findings += _missing_ids(config, findings)
+    findings += _duplicates(topics)
+    if compiled is not None:
+        sources = {t.location.path: (config.root / t.location.path).read_text(encoding="utf-8", errors="replace").split("\n") for t in compiled}
+        findings += _answers(compiled) + _raw_html(compiled, sources) + _media_names(compiled, topics)
+    if exact_formulas:
+        findings += _exact_formulas(config, findings, skipped)
+    else:
+        skipped.append("formula (exact MathJax check): turned off with --fast")
+    notes = sum(len(t.notes) for t in topics)
+    ordered = sorted(_unique(findings), key=lambda f: (f.problem.location.path, f.problem.location.line, f.check))
+    return CheckReport(tuple(ordered), notes, tuple(skipped))
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for finding in findings:
+        key = (str(finding.problem), finding.severity)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+def _build_check(message: str) -> str:
+    return next((name for pattern, name in _BUILD_CHECKS if pattern.search(message)), "build")
+
+
+def _from_warning(text: str) -> Finding:
+    match = _WARNING_RE.match(text)
+    if not match:
+        return Finding("build", WARNING, ContentError(Location("."), text))
+    where = Location(match["path"], int(match["line"]))
+    hint = "show it in a note with ![caption](figure:NAME), or delete the function" if "not used" in text else ""
+    return Finding(_build_check(match["message"]), WARNING, ContentError(where, match["message"], hint))
+
+
+def _parse(config: BuildConfig) -> list[Topic]:
+    from .errors import ErrorList
+    from .parse import parse_topic
+
+    errors = ErrorList()  # the build reports these; here only the notes that parse are linted
+    topics = [parse_topic(p.read_bytes(), config.display(p), errors) for p in sorted(config.content_dir.glob("*.md"))]
+    return [t for t in topics if t is not None]
+
+
+def _missing_ids(config: BuildConfig, findings: list[Finding]) -> list[Finding]:
+    from .ids import missing_ids
+
+    out = []
+    for path in sorted(config.content_dir.glob("*.md")):
+        for line, heading in missing_ids(path):
+            where = Location(config.display(path), line)
+            out.append(Finding("missing-id", ERROR, ContentError(where, f"note has no id: {heading.strip()}", "run 'deckgen ids --write' to add ids to every note")))
+    # The build reports the same notes ("note has no id"); keep the finding that names the question.
+    flagged = {f.problem.location for f in out}
+    findings[:] = [f for f in findings if not (f.check == "missing-id" and f.problem.location in flagged)]
+    return out
+
+
+def _duplicates(topics: list[Topic]) -> list[Finding]:
+    from .questions import near_duplicates
+
+    notes = [note for topic in topics for note in topic.notes]
+    glossary_text = [note.front + "\n" + note.back for note in notes]
+    out = []
+    for first, second, score in near_duplicates(notes, glossary_text):
+        message = f"question repeats {first.location} ('{_title(first.front)}') in other words (similarity {score:.2f})"
+        out.append(Finding("duplicate-question", WARNING, ContentError(second.location, message, "merge the two notes, or make each ask something different")))
+    return out
+
+
+def _title(markdown: str, limit: int = 40) -> str:
+    from .parse import strip_tokens
+
+    line = " ".join(strip_tokens(markdown.split("\n", 1)[0]).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# ---- answers ----------------------------------------------------------------------------------
+
+
+def reading_units(card_html: str) -> int:
+    """How long a text takes to read: CJK characters, Latin words, and 3 per formula."""
+    formulas = len(_MATH_RE.findall(card_html))
+    text = html.unescape(_TAG_RE.sub(" ", _MATH_RE.sub(" ", card_html)))
+    cjk = sum(1 for ch in text if unicodedata.east_asian_width(ch) in "WF" and ch.isalnum())
+    words = len(re.findall(r"[A-Za-z0-9]+(?:[.'-][A-Za-z0-9]+)*", text))
+    return cjk + words + 3 * formulas
+
+
+def key_points(answer_html: str) -> str:
+    """The answer up to its first section break after some content (a bold-only paragraph such as
+    **细节**, a ### heading, or a rule); a leading label such as **要点** is skipped."""
+    start = 0
+    for match in _SECTION_RE.finditer(answer_html):
+        if reading_units(answer_html[start:match.start()]) > 0:
+            return answer_html[start:match.start()]
+        start = match.end()
+    return answer_html[start:]
+
+
+def _answers(topics: list[CompiledTopic]) -> list[Finding]:
+    out = []
+    for topic in topics:
+        for note in topic.notes:
+            answer = note.fields[1]
+            visible = " ".join(html.unescape(_TAG_RE.sub(" ", answer)).split())
+            placeholder = next((p for p in PLACEHOLDERS if p.lower() in visible.lower()), None)
+            if note.kind.value != "cloze" and not visible.replace(placeholder or "\0", "").strip() and "<img" not in answer:
+                out.append(Finding("empty-answer", WARNING, ContentError(note.location, "the answer is empty", "write the answer under the question")))
+            elif placeholder:
+                out.append(Finding("empty-answer", WARNING, ContentError(note.location, f"the answer contains the placeholder '{placeholder}'", "replace it with the real content (a lost image needs a figure)")))
+            units = reading_units(key_points(answer))
+            if units > KEY_POINTS_LIMIT:
+                out.append(Finding("long-answer", WARNING, ContentError(note.location, f"key points are {units} units long (limit {KEY_POINTS_LIMIT})", "keep 2-5 short bullets first; move the rest under a **细节** label")))
+            total = reading_units(answer)
+            if total > ANSWER_LIMIT:
+                out.append(Finding("long-answer", WARNING, ContentError(note.location, f"the answer is {total} units long (limit {ANSWER_LIMIT})", "split it into several notes, one idea each")))
+    return out
+
+
+# ---- raw HTML ---------------------------------------------------------------------------------
+
+
+class _ActiveContent(HTMLParser):
+    """Collects what would run code in a card: script-like tags, on* handlers, javascript: URLs."""
+
+    DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "frame", "frameset"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, str]] = []  # (what, text to look for in the source)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.DANGEROUS_TAGS:
+            self.found.append((f"<{tag}> element", f"<{tag}"))
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.found.append((f"event-handler attribute {name}= on <{tag}>", f"{name}="))
+            elif (value or "").strip().lower().startswith("javascript:"):
+                self.found.append((f"javascript: URL in {name}= on <{tag}>", "javascript:"))
+
+
+def _raw_html(topics: list[CompiledTopic], sources: dict[str, list[str]]) -> list[Finding]:
+    out = []
+    for topic in topics:
+        lines = sources.get(topic.location.path, [])
+        note_starts = sorted(n.location.line for n in topic.notes)
+        for note in topic.notes:
+            parser = _ActiveContent()
+            for field in note.fields[:2]:
+                parser.feed(field)
+            parser.close()
+            end = next((line for line in note_starts if line > note.location.line), len(lines) + 1)
+            for what, needle in dict.fromkeys(parser.found):
+                line = next((i for i in range(note.location.line, end) if needle.lower() in lines[i - 1].lower()), note.location.line)
+                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML that runs code: {what}", "remove it; cards must not run scripts (AnkiWeb and AnkiMobile strip or refuse them)")))
+    return out
+
+
+# ---- media names ------------------------------------------------------------------------------
+
+
+def _media_names(compiled: list[CompiledTopic], topics: list[Topic]) -> list[Finding]:
+    refs = {note.location: note.media for topic in topics for note in topic.notes}
+    out = []
+    for topic in compiled:
+        for note in topic.notes:
+            for name in note.media:
+                problems = []
+                size = len(name.encode("utf-8"))
+                if size > MEDIA_NAME_LIMIT:
+                    problems.append((f"media file name is {size} bytes, over Anki's {MEDIA_NAME_LIMIT}-byte limit: {name}", "use a shorter file or figure name (Anki would cut the name and the card would lose the image)"))
+                if not unicodedata.is_normalized("NFC", name):
+                    problems.append((f"media file name is not in Unicode NFC: {name!r}", "rename the file (macOS often writes names in NFD); Anki renames it on import and the card loses the image"))
+                where = _media_location(name, refs.get(note.location, ()), note.location)
+                out += [Finding("media-name", ERROR, ContentError(where, message, hint)) for message, hint in problems]
+    return out
+
+
+def _media_location(name: str, refs, fallback: Location) -> Location:
+    """The image reference that produced the media file `name`, else the note."""
+    for ref in refs:
+        stem = ref.figure_name or Path(ref.target).stem
+        if stem and stem[:20] in name:
+            return ref.location
+    return fallback
+
+
+# ---- formulas ---------------------------------------------------------------------------------
+
+
+def _exact_formulas(config: BuildConfig, findings: list[Finding], skipped: list[str]) -> list[Finding]:
+    from . import mathcheck
+
+    try:
+        problems = mathcheck.check_content(config)
+    except mathcheck.CheckUnavailable as exc:
+        skipped.append(f"formula (exact MathJax check): {exc}")
+        return []
+    known = {str(f.problem) for f in findings}
+    return [Finding(_build_check(p.message) if p.message.startswith("formula") else "build", ERROR, p) for p in problems if str(p) not in known]

@@ -1,0 +1,256 @@
+"""`deckgen preview`: every card of every deck as a static site under dist/preview/.
+
+In:  a `BuildConfig`; the pipeline's `gather` (the exact field HTML the .apkg carries), the note
+     types (templates and CSS the .apkg carries) and `cards.render_cards` (Anki's template rules).
+Out: dist/preview/index.html, one page per deck, `search-index.js` (text, tags and source of every
+     card, for search on any page), the card CSS, the media files, and MathJax copied from Anki's
+     own build, so the site opens from disk and works offline. Unchanged files are not rewritten;
+     files of decks or media that no longer exist are removed.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .cache import atomic_write
+from .cards import Card, render_cards
+from .config import BuildConfig
+from .records import CompiledTopic, RenderedNote
+
+PREVIEW_DIR = "preview"
+MANIFEST = ".deckgen-preview.json"  # the files this module wrote last time (only those are ever removed)
+ASSETS = ("preview.css", "preview.js")
+_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
+
+
+@dataclass(frozen=True)
+class PreviewCard:
+    card: Card
+    note: RenderedNote
+    anchor: str  # element id on the deck page
+
+
+@dataclass(frozen=True)
+class PreviewDeck:
+    topic: CompiledTopic
+    cards: tuple[PreviewCard, ...]
+
+    @property
+    def page(self) -> str:
+        return f"deck-{self.topic.deck_id}.html"
+
+
+@dataclass(frozen=True)
+class PreviewReport:
+    index: Path
+    decks: int
+    cards: int
+    written: int  # files whose bytes changed
+    mathjax: str  # "copied", "unchanged", or why formulas stay as TeX
+    warnings: tuple[str, ...] = ()
+
+
+def preview_dir(config: BuildConfig) -> Path:
+    return config.dist_dir / PREVIEW_DIR
+
+
+def build_preview(config: BuildConfig) -> PreviewReport:
+    """Gather (raises BuildFailed on content errors, leaving the old site as it was), then write."""
+    from .notetypes import note_types
+    from .pipeline import gather
+
+    gathered = gather(config)
+    types = note_types()
+    decks = [_deck(topic, types) for topic in sorted(gathered.topics, key=lambda t: t.deck_name)]
+    out = preview_dir(config)
+    head, mathjax = _mathjax(out)
+    css = next(iter(types.values())).css
+    files = _site_files(decks, css, head)
+    written = _write_files(out, files, {name: gathered.media_files[name] for deck in decks for c in deck.cards for name in c.note.media})
+    return PreviewReport(out / "index.html", len(decks), sum(len(d.cards) for d in decks), written, mathjax, tuple(gathered.warnings))
+
+
+def _deck(topic: CompiledTopic, types) -> PreviewDeck:
+    cards = []
+    for note in topic.notes:
+        note_id = note.key.split("/", 1)[1]
+        for card in render_cards(note, types[note.kind]):
+            cards.append(PreviewCard(card, note, f"{note_id}-{card.ordinal}"))
+    return PreviewDeck(topic, tuple(cards))
+
+
+# ---- the pages --------------------------------------------------------------------------------
+
+
+def _site_files(decks: list[PreviewDeck], css: str, head: str) -> dict[str, bytes]:
+    files = {name: resources.files("deckgen.data").joinpath(name).read_bytes() for name in ASSETS}
+    files["card.css"] = css.encode()
+    files["search-index.js"] = _search_index(decks).encode()
+    files["index.html"] = _page("deckgen preview", _index_body(decks), decks, None, head).encode()
+    for deck in decks:
+        files[deck.page] = _page(deck.topic.deck_name, _deck_body(deck), decks, deck, head).encode()
+    return files
+
+
+def _page(title: str, body: str, decks: list[PreviewDeck], current: PreviewDeck | None, head: str) -> str:
+    nav = "\n".join(
+        f'<li class="{"pv-current" if deck is current else ""}" style="--level:{deck.topic.deck_name.count("::")}">'
+        f'<a href="{deck.page}">{html.escape(deck.topic.deck_name.split("::")[-1])}</a> <span class="pv-count">{len(deck.cards)}</span></li>'
+        for deck in decks
+    )
+    return f"""<!DOCTYPE html>
+<html lang="zh" data-view="desktop">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title>
+<link rel="stylesheet" href="card.css">
+<link rel="stylesheet" href="preview.css">
+<script src="search-index.js"></script>
+{head}
+<script src="preview.js" defer></script>
+</head>
+<body class="pv-body">
+<header class="pv-bar">
+  <a class="pv-home" href="index.html">deckgen preview</a>
+  <input class="pv-search" type="search" placeholder="search text, tag:name" aria-label="search cards">
+  <span class="pv-toggles">
+    <button type="button" class="pv-view" data-view="phone">phone</button><button type="button" class="pv-view" data-view="desktop">desktop</button>
+    <button type="button" class="pv-mode" data-mode="day">day</button><button type="button" class="pv-mode" data-mode="night">night</button>
+  </span>
+</header>
+<div class="pv-status" hidden></div>
+<div class="pv-layout">
+<nav class="pv-nav"><ul>
+{nav}
+</ul></nav>
+<main class="pv-main">
+<div class="pv-results" hidden></div>
+{body}
+</main>
+</div>
+</body>
+</html>
+"""
+
+
+def _index_body(decks: list[PreviewDeck]) -> str:
+    rows = "\n".join(
+        f'<li><a href="{deck.page}">{html.escape(deck.topic.deck_name)}</a> '
+        f'<span class="pv-count">{len(deck.topic.notes)} notes, {len(deck.cards)} cards</span>'
+        f'<div class="pv-desc">{html.escape(deck.topic.description)}</div>'
+        f'<div class="pv-source">{html.escape(deck.topic.location.path)}</div></li>'
+        for deck in decks
+    )
+    total = sum(len(d.cards) for d in decks)
+    return f'<h1>{len(decks)} decks, {total} cards</h1>\n<ul class="pv-decks">\n{rows}\n</ul>'
+
+
+def _deck_body(deck: PreviewDeck) -> str:
+    topic = deck.topic
+    intro = f'<h1>{html.escape(topic.deck_name)}</h1>\n<p class="pv-desc">{html.escape(topic.description)}</p>'
+    return intro + "\n" + "\n".join(_card_html(c) for c in deck.cards)
+
+
+def _card_html(pc: PreviewCard) -> str:
+    note, card = pc.note, pc.card
+    tags = " ".join(f'<button type="button" class="pv-tag" data-tag="{html.escape(t)}">{html.escape(t)}</button>' for t in note.tags)
+    sides = "".join(
+        f'<section class="pv-side"><h2 class="pv-label">{label}</h2>'
+        f'<div class="card card{card.ordinal}">{_local_media(side, note.media)}</div></section>'
+        for label, side in (("front", card.question), ("back", card.answer))
+    )
+    return (
+        f'<article class="pv-card" id="{pc.anchor}">\n'
+        f'<div class="pv-meta"><a class="pv-anchor" href="#{pc.anchor}">{html.escape(note.key)}</a> '
+        f'<span class="pv-name">{html.escape(card.name)}</span> '
+        f'<span class="pv-source">{html.escape(str(note.location))}</span> {tags}</div>\n'
+        f'<div class="pv-sides">{sides}</div>\n</article>'
+    )
+
+
+def _local_media(card_html: str, names: tuple[str, ...]) -> str:
+    """Point the card's media references (bare names, as in Anki's media folder) at media/."""
+    for name in names:
+        card_html = card_html.replace(f'src="{name}"', f'src="media/{name}"')
+    return card_html
+
+
+def visible_text(card_html: str) -> str:
+    """What a reader sees of a card side (tags dropped, entities decoded), on one line."""
+    return " ".join(html.unescape(_TAG_RE.sub(" ", card_html)).split())
+
+
+def _search_index(decks: list[PreviewDeck]) -> str:
+    entries = []
+    for number, deck in enumerate(decks):
+        for pc in deck.cards:
+            question = visible_text(pc.card.question)
+            entries.append({
+                "d": number,
+                "a": pc.anchor,
+                "q": question[:140],
+                "t": (question + " " + visible_text(pc.card.answer)).lower(),
+                "g": list(pc.note.tags),
+                "s": str(pc.note.location),
+            })
+    data = {"decks": [{"name": d.topic.deck_name, "page": d.page} for d in decks], "cards": entries}
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    return f"window.DG_INDEX = {text};\n"
+
+
+# ---- MathJax ----------------------------------------------------------------------------------
+
+
+def _mathjax(out: Path) -> tuple[str, str]:
+    """Copy Anki's MathJax into the site (once per MathJax build); return (head HTML, what happened)."""
+    from . import mathjax
+
+    try:
+        source = mathjax.mathjax_dir()
+        head = mathjax.script_tags("mathjax")  # relative: the site must open from disk, anywhere
+    except mathjax.MathJaxUnavailable as exc:
+        return '<script>window.DG_MATHJAX = "missing";</script>', f"formulas stay as TeX: {exc}"
+    stamp = hashlib.sha256(f"{source.resolve()}:{(source / mathjax.ENTRY_SCRIPT).stat().st_size}".encode()).hexdigest()
+    stamp_file = out / "mathjax" / ".deckgen-stamp"
+    if stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return head, "unchanged"
+    mathjax.copy_mathjax(out / "mathjax")
+    stamp_file.write_text(stamp)
+    return head, "copied"
+
+
+# ---- writing ----------------------------------------------------------------------------------
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    if path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data:
+        return False
+    atomic_write(path, data)
+    return True
+
+
+def _write_files(out: Path, files: dict[str, bytes], media: dict[str, Path]) -> int:
+    written = sum(_write_if_changed(out / name, data) for name, data in files.items())
+    for name, source in media.items():
+        target = out / "media" / name
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            atomic_write(target, source.read_bytes())  # names are content-hashed: same name, same bytes
+            written += 1
+    now = sorted([*files, *(f"media/{name}" for name in media)])
+    manifest = out / MANIFEST
+    try:
+        before = json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        before = []
+    for stale in set(before) - set(now):
+        path = (out / str(stale)).resolve()
+        if path.is_relative_to(out.resolve()):  # a hand-edited manifest must not reach outside the site
+            path.unlink(missing_ok=True)
+    _write_if_changed(manifest, json.dumps(now, ensure_ascii=False, indent=0).encode())
+    return written

@@ -1,0 +1,85 @@
+"""`deckgen watch`: rebuild whenever content/ or figures/ change, and keep going after errors.
+
+In:  a `BuildConfig`; whether to rebuild the preview too and a `PreviewServer` to tell about it.
+Out: a build at start and after every batch of changes (watchfiles groups an editor's burst of
+     writes into one batch), each followed by the change report or the errors, printed as
+     `deckgen build` prints them; `run` returns when interrupted or when `stop` is set.
+
+Each rebuild is an ordinary `pipeline.build`, which redoes only what the change requires: an
+unchanged topic is read back from the cache, a changed one re-renders only its changed notes,
+and a figure is drawn again only when its script changed. Staying in one process keeps Markdown,
+Pygments and the parsed figure list warm between rebuilds.
+"""
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from pathlib import Path
+
+from .config import BuildConfig
+from .errors import BuildFailed
+
+IGNORED_SUFFIXES = (".swp", ".swx", ".tmp", ".part", "~", ".pyc")
+
+
+def watched_dirs(config: BuildConfig) -> list[Path]:
+    return [d for d in (config.content_dir, config.figures_dir) if d.is_dir()]
+
+
+def relevant(path: str) -> bool:
+    """A change an author made: not an editor's swap file, a hidden file or Python's bytecode."""
+    parts = Path(path).parts
+    name = parts[-1] if parts else ""
+    return not (name.startswith((".", "#")) or name.endswith(IGNORED_SUFFIXES) or "__pycache__" in parts)
+
+
+def run(config: BuildConfig, *, preview: bool = False, server=None, stop: threading.Event | None = None, out=sys.stdout, err=sys.stderr) -> int:
+    """Build now, then after every change until interrupted (Ctrl-C) or `stop` is set."""
+    from watchfiles import watch
+
+    dirs = watched_dirs(config)
+    if config.content_dir not in dirs:
+        rebuild(config, preview, server, out, err)  # reports the missing folder as the build does
+        return 1
+    rebuild(config, preview, server, out, err)
+    shown = ", ".join(config.display(d) + "/" for d in dirs)
+    print(f"watching {shown} for changes (Ctrl-C to stop)", file=out, flush=True)
+    for changes in watch(*dirs, watch_filter=lambda _change, path: relevant(path), stop_event=stop, raise_interrupt=False):
+        changed = sorted({config.display(Path(path)) for _, path in changes})
+        print(f"\nchanged: {', '.join(changed)}", file=out, flush=True)
+        rebuild(config, preview, server, out, err)
+    return 0
+
+
+def rebuild(config: BuildConfig, preview: bool, server, out, err) -> bool:
+    """One build (and preview); prints the outcome, never raises for content or internal errors."""
+    from .cli import print_report
+    from .pipeline import build
+
+    try:
+        report = build(config)
+        print_report(report, out=out)
+        if preview:
+            from .preview import build_preview
+
+            site = build_preview(config)
+            print(f"preview: {site.cards} cards in {site.decks} decks, {site.written} files updated", file=out)
+    except BuildFailed as failed:
+        for error in failed.errors:
+            print(f"error: {error}", file=err)
+        count = len(failed.errors)
+        print(f"{count} error{'s' if count != 1 else ''}; dist/ keeps the last good build; still watching", file=err, flush=True)
+        if server is not None:
+            server.publish(False, [str(e) for e in failed.errors])
+        return False
+    except Exception as exc:  # a bug in deckgen must not end the session; show where it happened
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        print(f"deckgen: internal error: {type(exc).__name__}: {exc} ({Path(frame.filename).name}:{frame.lineno}); still watching", file=err, flush=True)
+        if server is not None:
+            server.publish(False, [f"internal error: {type(exc).__name__}: {exc}"])
+        return False
+    out.flush()
+    if server is not None:
+        server.publish(True)
+    return True
