@@ -52,7 +52,29 @@ def _parser() -> argparse.ArgumentParser:
 
     figs = sub.add_parser("figures", help="list every figure, where it is used and whether it is rendered")
     figs.set_defaults(run=_run_figures)
+
+    preview = sub.add_parser("preview", help="every card, front and back, as a static site in dist/preview/")
+    _build_flags(preview)
+    _serve_flags(preview, "serve it on 127.0.0.1, rebuild on every change and reload the page")
+    preview.set_defaults(run=_run_preview)
+
+    check = sub.add_parser("check", help="validate everything and lint the content (duplicates, ids, answers, formulas, ...)")
+    _build_flags(check)
+    check.add_argument("--strict", action="store_true", help="fail on warnings too")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="output format (json: for editors and CI)")
+    check.add_argument("--fast", action="store_true", help="skip the exact formula check in headless Chromium")
+    check.set_defaults(run=_run_check)
+
+    watch = sub.add_parser("watch", help="rebuild when content/ or figures/ change; keep running after errors")
+    _build_flags(watch)
+    _serve_flags(watch, "also build the preview, serve it on 127.0.0.1 and reload the page after each rebuild")
+    watch.set_defaults(run=_run_watch)
     return parser
+
+
+def _serve_flags(parser: argparse.ArgumentParser, serve_help: str) -> None:
+    parser.add_argument("--serve", action="store_true", help=serve_help)
+    parser.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0 picks a free one)")
 
 
 def _build_flags(parser: argparse.ArgumentParser) -> None:
@@ -151,6 +173,39 @@ def _run_figures(args) -> int:
     if result.errors:
         raise BuildFailed(list(result.errors))
     return 0
+
+
+def _run_preview(args) -> int:
+    if args.serve:
+        return _run_watch(args)
+    from .preview import build_preview
+
+    report = build_preview(config_from(args))
+    if not args.quiet:
+        for warning in report.warnings:
+            print(f"warning: {warning}")
+        print(f"preview: {report.cards} cards in {report.decks} decks ({report.written} files updated); MathJax {report.mathjax}")
+        print(f"open {report.index.as_uri()}")
+    return 0
+
+
+def _run_check(args) -> int:
+    import json
+
+    from .lint import check, format_text
+
+    report = check(config_from(args), exact_formulas=not args.fast)
+    if args.format == "json":
+        print(json.dumps(report.as_json(args.strict), ensure_ascii=False, indent=1))
+    else:
+        print(format_text(report, args.strict))
+    return 1 if report.failed(args.strict) else 0
+
+
+def _run_watch(args) -> int:
+    from .watch import run
+
+    return run(config_from(args), serve_port=args.port if args.serve else None)
 
 
 if __name__ == "__main__":

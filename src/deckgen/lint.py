@@ -82,6 +82,19 @@ class CheckReport:
         }
 
 
+def format_text(report: CheckReport, strict: bool) -> str:
+    """What `deckgen check` prints: one line per finding, what was skipped, and a summary."""
+    lines = [f"{f.severity}: {f.problem}  [{f.check}]" for f in report.findings]
+    lines += [f"skipped: {reason}" for reason in report.skipped]
+    counts = ", ".join(f"{n} {name}" for name, n in report.by_check().items())
+    errors, warnings = report.count(ERROR), report.count(WARNING)
+    summary = f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''} in {report.notes} notes"
+    lines.append(summary + (f" ({counts})" if counts else ""))
+    if strict and warnings and not errors:
+        lines.append("failed: --strict treats warnings as errors")
+    return "\n".join(lines)
+
+
 def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
     """Run every check; never raises for content problems (they are findings)."""
     from .pipeline import gather

@@ -34,8 +34,28 @@ def relevant(path: str) -> bool:
     return not (name.startswith((".", "#")) or name.endswith(IGNORED_SUFFIXES) or "__pycache__" in parts)
 
 
-def run(config: BuildConfig, *, preview: bool = False, server=None, stop: threading.Event | None = None, out=sys.stdout, err=sys.stderr) -> int:
-    """Build now, then after every change until interrupted (Ctrl-C) or `stop` is set."""
+def run(config: BuildConfig, *, serve_port: int | None = None, stop: threading.Event | None = None, out=sys.stdout, err=sys.stderr) -> int:
+    """Build now, then after every change until interrupted (Ctrl-C) or `stop` is set.
+
+    With `serve_port`, the preview is rebuilt too and served on 127.0.0.1:`serve_port`.
+    """
+    if serve_port is None:
+        return _loop(config, False, None, stop, out, err)
+    from .preview import preview_dir
+    from .serve import PreviewServer
+
+    preview_dir(config).mkdir(parents=True, exist_ok=True)
+    try:
+        server = PreviewServer(preview_dir(config), serve_port)
+    except OSError as exc:
+        print(f"deckgen: cannot serve on 127.0.0.1:{serve_port} ({exc.strerror}); choose another port with --port", file=err)
+        return 2
+    with server:
+        print(f"serving the preview at {server.url} (reloads after each rebuild)", file=out, flush=True)
+        return _loop(config, True, server, stop, out, err)
+
+
+def _loop(config: BuildConfig, preview: bool, server, stop, out, err) -> int:
     from watchfiles import watch
 
     dirs = watched_dirs(config)
