@@ -92,3 +92,19 @@ def visible_text(card_html: str) -> str:
     """Card HTML as text: tags dropped, entities decoded (what MathJax and the reader see)."""
     without_style = re.sub(r"<style.*?</style>", "", card_html, flags=re.S)
     return html.unescape(re.sub(r"<[^>]+>", "", without_style))
+
+
+def card_problems(side_html: str) -> list[str]:
+    """What a reviewer would see as broken on one side of a rendered card."""
+    text = visible_text(side_html)
+    problems = []
+    if not text.strip():
+        problems.append("blank side")
+    if "{{c" in text:
+        problems.append("cloze markup left unrendered")
+    if "DGTOK" in side_html:
+        problems.append("placeholder token left in the card")
+    bare = text.replace("\\\\", "")  # `\\[4pt]` is a TeX line break, not a delimiter
+    if bare.count("\\(") != bare.count("\\)") or bare.count("\\[") != bare.count("\\]"):
+        problems.append("unbalanced math delimiters")
+    return problems
