@@ -1,0 +1,365 @@
+"""Benchmark deckgen at 1,000 and 10,000 notes and on the flagship content, side by side with
+markdown-anki-decks and with the genanki packaging floor.
+
+    python bench/run.py                                   # the full run (about 15 minutes)
+    python bench/run.py --sizes 1000 --runs 3 --no-flagship
+
+In:  sizes, runs per measurement, a work folder (default bench/.work, reused between runs).
+Out: bench/results/results.md (the table), results.png (the plot) and results.json (every sample).
+
+Every number comes from running a real command as a child process: `deckgen` (from a snapshot of
+src/deckgen taken at the start, so that code being edited meanwhile cannot change the code key
+and turn a no-op build into a full one), `mdankideck` from its own virtual environment, and
+bench/floor.py. For each run: wall time, CPU time of the child and everything it waited for (user
++ system; far less disturbed by other load on the machine than wall time), and peak RSS as
+`wait4` reports it (the largest single process of the child's tree). Medians over the runs,
+with min and max, and the load average when each measurement started.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import floor  # noqa: E402
+import generate  # noqa: E402
+import peer  # noqa: E402
+
+COLD, NOOP, NOTE, FIGURE, PEER, FLOOR = "cold", "no-op", "one-note edit", "one-figure edit", "markdown-anki-decks", "genanki floor"
+MEMORY_TARGET_MB = 150
+
+
+class BenchError(Exception):
+    """A command under measurement failed; the message holds the end of its stderr."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    wall: float  # seconds
+    cpu: float  # seconds of user + system time, the child and its waited-for descendants
+    rss_mb: float  # peak resident set of the largest process in the child's tree
+
+
+@dataclass
+class Row:
+    content: str
+    build: str
+    samples: list[Sample]
+    load: float  # 1-minute load average when the measurement started
+    target_s: float | None = None
+    target_mb: float | None = None
+    notes: dict = field(default_factory=dict)
+
+    def median(self, attr: str = "wall") -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+    def spread(self) -> tuple[float, float]:
+        walls = [s.wall for s in self.samples]
+        return min(walls), max(walls)
+
+
+def run_child(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> Sample:
+    """Run `cmd` to completion; its wall time, CPU time and peak RSS."""
+    with tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # wait4, not wait: it also returns the child's rusage
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise BenchError(f"{' '.join(map(str, cmd))} exited {proc.returncode}:\n{err.read().decode(errors='replace')[-3000:]}")
+    return Sample(round(wall, 4), round(usage.ru_utime + usage.ru_stime, 4), round(usage.ru_maxrss / 1024, 1))
+
+
+@dataclass(frozen=True)
+class Commands:
+    """How to run each tool; built once per benchmark run."""
+
+    deckgen: list[str]
+    deckgen_env: dict
+    mdankideck: Path | None
+
+    def build(self, root: Path) -> Sample:
+        return run_child([*self.deckgen, "--root", str(root), "--quiet"], env=self.deckgen_env)
+
+
+def snapshot_code(work: Path) -> Commands:
+    """Copy src/deckgen into the work folder and run it from there (see the module docstring)."""
+    target = work / "code"
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(REPO / "src" / "deckgen", target / "deckgen", ignore=shutil.ignore_patterns("__pycache__"))
+    env = dict(os.environ, PYTHONPATH=str(target))
+    env.pop("DECKGEN_DEBUG", None)
+    return Commands([sys.executable, "-m", "deckgen.cli"], env, None)
+
+
+def clean(root: Path) -> None:
+    for name in (".deckgen-cache", "dist"):
+        shutil.rmtree(root / name, ignore_errors=True)
+
+
+def measure_deckgen(label: str, root: Path, commands: Commands, runs: int, cold_runs: int, figures: bool, targets: dict) -> list[Row]:
+    """Cold builds, no-op rebuilds, one-note edits and (for synthetic content) one-figure edits."""
+    rows = []
+
+    def row(build: str, samples: list[Sample], load: float) -> None:
+        rows.append(Row(label, build, samples, load, targets.get(build), targets.get("memory")))
+        _progress(rows[-1])
+
+    load = os.getloadavg()[0]
+    cold = []
+    for _ in range(cold_runs):
+        clean(root)
+        cold.append(commands.build(root))
+    row(COLD, cold, load)
+    load = os.getloadavg()[0]
+    row(NOOP, [commands.build(root) for _ in range(runs)], load)
+    load, edits = os.getloadavg()[0], []
+    for run in range(runs):
+        generate.edit_note(root, run + 1)
+        edits.append(commands.build(root))
+    row(NOTE, edits, load)
+    if figures:
+        load, edits = os.getloadavg()[0], []
+        for run in range(runs):
+            generate.edit_figure(root, run + 1)
+            edits.append(commands.build(root))
+        row(FIGURE, edits, load)
+    return rows
+
+
+def measure_peer(label: str, root: Path, commands: Commands, runs: int) -> Row:
+    """markdown-anki-decks on the same content; it caches nothing, so every run is a full build."""
+    source, out = root.parent / f"{root.name}-peer-in", root.parent / f"{root.name}-peer-out"
+    shutil.rmtree(source, ignore_errors=True)
+    notes = peer.convert(root / "content", source)
+    load, samples = os.getloadavg()[0], []
+    for _ in range(runs):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        samples.append(run_child([str(commands.mdankideck), str(source), str(out)]))
+    result = Row(label, PEER, samples, load, notes={"notes": notes})
+    _progress(result)
+    return result
+
+
+def measure_floor(label: str, root: Path, runs: int) -> Row:
+    """genanki alone writing deckgen's packages from the finished HTML of the last build."""
+    prepared = floor.extract(root / "dist" / "all.apkg", root.parent / f"{root.name}-floor-in")
+    out = root.parent / f"{root.name}-floor-out"
+    load, samples = os.getloadavg()[0], []
+    for _ in range(runs):
+        shutil.rmtree(out, ignore_errors=True)
+        samples.append(run_child([sys.executable, str(HERE / "floor.py"), str(prepared), str(out)]))
+    result = Row(label, FLOOR, samples, load)
+    _progress(result)
+    return result
+
+
+def flagship(work: Path) -> Path:
+    """The committed flagship content (content/ and figures/ at HEAD), copied into the work folder."""
+    root = work / "flagship"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", "HEAD", "content", "figures"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(root)], input=archive, check=True)
+    return root
+
+
+def targets_for(notes: int | None) -> dict:
+    """The issue's targets for a content size (None: the flagship content)."""
+    if notes is None:
+        return {NOOP: 0.25}
+    if notes == 10_000:
+        return {COLD: 2.0, NOOP: 0.5, NOTE: 1.0, "memory": MEMORY_TARGET_MB}
+    return {}
+
+
+def _progress(row: Row) -> None:
+    lo, hi = row.spread()
+    print(f"{row.content:>14} | {row.build:<20} median {row.median():7.3f} s  [{lo:.3f}–{hi:.3f}]  cpu {row.median('cpu'):7.3f} s  rss {max(s.rss_mb for s in row.samples):6.1f} MB  load {row.load:.1f}", file=sys.stderr, flush=True)
+
+
+def label_for(notes: int) -> str:
+    return f"{notes:,} notes"
+
+
+def benchmark(args) -> dict:
+    work = Path(args.work).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    commands = snapshot_code(work)
+    if args.peer:
+        commands = Commands(commands.deckgen, commands.deckgen_env, peer.ensure_venv(Path(args.peer_venv).resolve()))
+    started = {"load": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
+    rows: list[Row] = []
+    projects = [(label_for(n), n) for n in args.sizes] + ([("flagship", None)] if args.flagship else [])
+    for label, notes in projects:
+        if notes is None:
+            root = flagship(work)
+            cold_runs = min(args.runs, args.flagship_cold_runs)
+        else:
+            root = work / f"notes-{notes}"
+            shutil.rmtree(root, ignore_errors=True)
+            generate.generate(root, notes, args.topics)
+            cold_runs = args.runs
+        rows += measure_deckgen(label, root, commands, args.runs, cold_runs, notes is not None, targets_for(notes))
+        if notes is not None:
+            rows.append(measure_floor(label, root, args.runs))
+            if args.peer:
+                rows.append(measure_peer(label, root, commands, args.runs))
+    return {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "commit": _commit(),
+            "started": started,
+            "finished": {"load": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M:%S")},
+            "runs": args.runs,
+        },
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def _commit() -> str:
+    out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return out.stdout.strip() or "?"
+
+
+def rows_of(results: dict) -> list[Row]:
+    return [Row(**dict(r, samples=[Sample(**s) for s in r["samples"]])) for r in results["rows"]]
+
+
+def table(results: dict) -> str:
+    """The results as a Markdown table, with our time as a ratio to the peer's on the same content."""
+    rows = rows_of(results)
+    peer_time = {r.content: r.median() for r in rows if r.build == PEER}
+    m = results["machine"]
+    lines = [
+        f"Measured {m['started']['time']} on {m['cpus']} cores, Python {m['python']}, commit {m['commit']}; "
+        f"{m['runs']} runs per measurement (cold flagship builds: fewer). Load average (1, 5, 15 min) at the start "
+        f"{_load(m['started']['load'])}, at the end {_load(m['finished']['load'])}: other work shared the machine, "
+        "so wall times are upper bounds; CPU time is the steadier number.",
+        "",
+        "| content | build | median wall s | min–max s | CPU s | peak RSS MB | target | × markdown-anki-decks | load |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for r in rows:
+        lo, hi = r.spread()
+        rss = max(s.rss_mb for s in r.samples)
+        ratio = f"{r.median() / peer_time[r.content]:.2f}" if r.content in peer_time else "–"
+        lines.append(
+            f"| {r.content} | {r.build} | {r.median():.3f} | {lo:.3f}–{hi:.3f} | {r.median('cpu'):.3f} | {rss:.0f} | "
+            f"{_verdict(r, rss)} | {ratio} | {r.load:.1f} |"
+        )
+    lines += [
+        "",
+        "- cold: `.deckgen-cache/` and `dist/` removed first (figures are rendered again). no-op: nothing changed. "
+        "one-note edit: one sentence of one answer changed. one-figure edit: one figure function changed "
+        "(the other figure of its script is rendered again with it).",
+        "- markdown-anki-decks caches nothing: each of its runs is a full build of the same notes, "
+        "converted to its format (figures become local PNG files; it renders no math and computes no figures). "
+        "× markdown-anki-decks is our median wall time divided by its median on the same content.",
+        "- genanki floor: genanki alone writing the packages deckgen writes (one per topic plus all.apkg) from the "
+        "finished HTML, in one process.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _load(load) -> str:
+    return "/".join(f"{x:.1f}" for x in load)
+
+
+def _verdict(row: Row, rss: float) -> str:
+    parts = []
+    if row.target_s is not None:
+        parts.append(f"≤ {row.target_s:g} s {'met' if row.median() <= row.target_s else f'missed by {row.median() - row.target_s:.2f} s'}")
+    if row.target_mb is not None:
+        parts.append(f"≤ {row.target_mb:g} MB {'met' if rss <= row.target_mb else f'missed by {rss - row.target_mb:.0f} MB'}")
+    return "; ".join(parts)
+
+
+def plot(results: dict, path: Path) -> None:
+    """Median wall time (log scale, min–max bars, targets as red ticks) and peak RSS per build."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = rows_of(results)
+    contents = list(dict.fromkeys(r.content for r in rows))
+    builds = list(dict.fromkeys(r.build for r in rows))
+    width = 0.8 / len(builds)
+    fig, (times, memory) = plt.subplots(1, 2, figsize=(13, 4.8))
+    for b, build in enumerate(builds):
+        for c, content in enumerate(contents):
+            r = next((r for r in rows if r.content == content and r.build == build), None)
+            if r is None:
+                continue
+            x = c + (b - (len(builds) - 1) / 2) * width
+            lo, hi = r.spread()
+            color = f"C{b}"
+            times.bar(x, r.median(), width, color=color)
+            times.errorbar(x, r.median(), yerr=[[r.median() - lo], [hi - r.median()]], color="black", capsize=2, linewidth=0.8)
+            memory.bar(x, max(s.rss_mb for s in r.samples), width, color=color)
+            if r.target_s is not None:
+                times.plot([x - width / 2, x + width / 2], [r.target_s] * 2, color="red", linewidth=2)
+            if r.target_mb is not None:
+                memory.plot([x - width / 2, x + width / 2], [r.target_mb] * 2, color="red", linewidth=2)
+    for ax, title in ((times, "wall time, median (s, log scale); red: target"), (memory, "peak RSS (MB); red: target")):
+        ax.set_xticks(range(len(contents)), contents)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, axis="y", alpha=0.3)
+    times.set_yscale("log")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=f"C{b}") for b in range(len(builds))]
+    fig.legend(handles, builds, loc="lower center", ncol=len(builds), fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(results: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / "results.md").write_text("# deckgen benchmark\n\n" + table(results), encoding="utf-8")
+    plot(results, out / "results.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000], help="note counts of the synthetic content (default: 1000 10000)")
+    parser.add_argument("--topics", type=int, default=10, help="topics the synthetic notes are spread over (default: 10)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default: 5)")
+    parser.add_argument("--flagship-cold-runs", type=int, default=3, help="cold builds of the flagship content, which render every figure (default: 3)")
+    parser.add_argument("--no-flagship", dest="flagship", action="store_false", help="skip the flagship content")
+    parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip markdown-anki-decks")
+    parser.add_argument("--peer-venv", default=str(HERE / ".venv-peer"), help="virtual environment for markdown-anki-decks (created on first use)")
+    parser.add_argument("--work", default=str(HERE / ".work"), help="folder for the generated projects (default: bench/.work)")
+    parser.add_argument("--out", default=str(HERE / "results"), help="folder for the table, plot and raw results (default: bench/results)")
+    args = parser.parse_args(argv)
+    try:
+        results = benchmark(args)
+    except BenchError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    write_results(results, Path(args.out))
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
