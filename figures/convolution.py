@@ -212,7 +212,7 @@ def transposed_conv_steps(fig, pal):
     out_hi[1, 1] = True
     assert direct[1, 1] == 1 + 2 + 4 + 5
     _matrix(axes[2], direct, pal, fmt="{:.0f}", fs=12, hi=out_hi)
-    axes[2].set_title("output 5×5", color=pal.fg, fontsize=13)
+    axes[2].set_title(f"output {o}×{o}\n(3-1)·2 − 2·1 + 3 = {o}", color=pal.fg, fontsize=12)
     fig.supxlabel("3×3 all-ones kernel, stride-1 conv over the middle grid", color=pal.muted, fontsize=13)
 
 
