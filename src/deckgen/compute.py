@@ -48,7 +48,7 @@ def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: 
     if todo:
         from .workers import run_jobs
 
-        outcomes = run_jobs("sympy", [{"code": block.code} for block, _ in todo], timeout, jobs)
+        outcomes = run_jobs("sympy", [{"code": block.code, "timeout": timeout} for block, _ in todo], timeout, jobs)
         for (block, key), outcome in zip(todo, outcomes):
             if "shows" in outcome:
                 cache.put_json("sympy", key, outcome["shows"])

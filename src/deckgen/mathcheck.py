@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import browser, cloze, compute, mathjax
@@ -39,9 +40,12 @@ function problemsOf(root) {
       errors.push(node.attributes.get("data-mjx-error") || "TeX error");
     } else if (node.isKind("mtext") && /\\/.test(node.getText())) {
       const text = node.getText();
-      if (node.attributes.get("mathcolor") === "red" && /^\\/.test(text)) {
-        other.push("undefined control sequence " + text);  // the noundefined package's mark
-      } else if (node.attributes.get("mathvariant") !== "monospace") {  // \verb shows code on purpose
+      if (node.attributes.get("mathvariant") === "monospace") {
+        // \verb shows code on purpose
+      } else if (node.attributes.get("mathcolor") === "red" && /^\\([A-Za-z]+|.)$/.test(text)) {
+        // the noundefined package's mark (MathJax drops the colour when a \color{red} around it has it)
+        other.push("undefined control sequence " + text);
+      } else {
         other.push("a backslash inside \\text{...} is shown literally: '" + text.trim() + "'");
       }
     }
@@ -71,20 +75,39 @@ class CheckUnavailable(RuntimeError):
     """The exact check could not run: no Chromium, or no Anki MathJax (see the message)."""
 
 
+@dataclass(frozen=True)
+class Typeset:
+    """What Anki's MathJax made of one piece of HTML."""
+
+    formulas: int  # how many formulas MathJax found in it
+    problems: tuple[str, ...]  # TeX errors, undefined commands, backslashes shown literally
+    rest: str  # text directly in the fragment that MathJax left as it was
+
+
 def exact_check(formulas: Sequence[Formula], *, timeout: float = 300.0) -> list[ContentError]:
     """Render every formula through Anki's MathJax; one error per formula that does not render."""
-    if not formulas:
-        return []
-    try:
-        found = _render(formulas, timeout)
-    except (browser.ChromiumNotFound, mathjax.MathJaxUnavailable) as exc:
-        raise CheckUnavailable(str(exc)) from exc
+    fragments = [formula_html(_as_on_card(formula), in_cloze=False) for formula in formulas]
     errors = []
-    for index, formula in enumerate(formulas):
-        message = _problem(found.get(str(index)))
+    for formula, typeset in zip(formulas, typeset_html(fragments, timeout=timeout)):
+        message = _problem(typeset)
         if message:
             errors.append(ContentError(formula.location, f"formula {shorten(formula.tex)}: {message}", HINT))
     return errors
+
+
+def typeset_html(fragments: Sequence[str], *, timeout: float = 300.0) -> list[Typeset]:
+    """Typeset each HTML fragment (a formula in its delimiters, or a whole card side) at once."""
+    if not fragments:
+        return []
+    try:
+        found = _render(fragments, timeout)
+    except (browser.ChromiumNotFound, mathjax.MathJaxUnavailable) as exc:
+        raise CheckUnavailable(str(exc)) from exc
+    out = []
+    for index in range(len(fragments)):
+        item = found.get(str(index)) or {"count": 0, "problems": ["MathJax did not report this fragment"], "rest": ""}
+        out.append(Typeset(item["count"], tuple(dict.fromkeys(item["problems"])), item["rest"]))
+    return out
 
 
 def check_content(config: BuildConfig) -> list[ContentError]:
@@ -111,9 +134,9 @@ def content_formulas(config: BuildConfig) -> tuple[list[Formula], ErrorList]:
     return formulas, errors
 
 
-def page_html(formulas: Sequence[Formula], mathjax_url: str) -> str:
-    """A page holding each formula as a card would, in `<div data-f="index">`."""
-    boxes = "\n".join(f'<div data-f="{i}">{formula_html(_as_on_card(f), in_cloze=False)}</div>' for i, f in enumerate(formulas))
+def page_html(fragments: Sequence[str], mathjax_url: str) -> str:
+    """A page holding each HTML fragment in its own `<div data-f="index">`, with Anki's MathJax."""
+    boxes = "\n".join(f'<div data-f="{i}">{fragment}</div>' for i, fragment in enumerate(fragments))
     script = _SCRIPT % {"result": browser.RESULT_ID}
     return (
         '<!doctype html>\n<html><head><meta charset="utf-8">\n'
@@ -128,11 +151,11 @@ def _as_on_card(formula: Formula) -> Formula:
     return Formula(cloze.strip(formula.tex), formula.display, formula.location)
 
 
-def _render(formulas: Sequence[Formula], timeout: float) -> dict:
+def _render(fragments: Sequence[str], timeout: float) -> dict:
     url = browser.file_url(mathjax.mathjax_dir())
     with tempfile.TemporaryDirectory(prefix="deckgen-mathcheck-") as tmp:
         page = Path(tmp) / "formulas.html"
-        page.write_text(page_html(formulas, url), encoding="utf-8")
+        page.write_text(page_html(fragments, url), encoding="utf-8")
         run = browser.run_page(browser.file_url(page), budget_ms=60000, timeout=timeout)
     result = browser.result_json(run.dom)
     if not result:
@@ -142,13 +165,11 @@ def _render(formulas: Sequence[Formula], timeout: float) -> dict:
     return result["formulas"]
 
 
-def _problem(found: dict | None) -> str:
-    if found is None:
-        return "MathJax did not report this formula"
-    if found["problems"]:
-        return "; ".join(dict.fromkeys(found["problems"]))
-    if found["count"] == 0:
+def _problem(typeset: Typeset) -> str:
+    if typeset.problems:
+        return "; ".join(typeset.problems)
+    if typeset.formulas == 0:
         return "MathJax did not find the end of the formula, so the card shows the raw TeX (an unbalanced '{' hides the closing delimiter)"
-    if found["count"] > 1 or found["rest"]:
-        return f"MathJax ends the formula early and shows the rest as text ({found['rest'][:40]!r}): the TeX contains a closing delimiter such as \\) or \\]"
+    if typeset.formulas > 1 or typeset.rest:
+        return f"MathJax ends the formula early and shows the rest as text ({typeset.rest[:40]!r}): the TeX contains a closing delimiter such as \\) or \\]"
     return ""

@@ -1,8 +1,8 @@
 """Run one ```sympy block (inside a worker process; see workers.py).
 
-In:  {"code": source of the block}.
+In:  {"code": source of the block, "timeout": its time limit in seconds (for the message)}.
 Out: {"shows": [{"latex": ..., "inline": bool}, ...]} or
-     {"error": message, "line": line within the block (1-based), "kind": "assert" | "raise"}.
+     {"error": message, "line": line within the block (1-based), "kind": "assert" | "raise" | "timeout"}.
 
 Each block gets a fresh namespace holding `from sympy import *` and `show`, so blocks cannot see
 or change one another's names. The worker process (not the build) runs it, under the time and
@@ -43,6 +43,11 @@ def run_job(job: dict) -> dict:
         return {"error": f"the block called exit({exc.code if exc.code is not None else ''})", "line": _block_line(exc), "kind": "raise"}
     except Exception as exc:  # the author's code may raise anything; report it, never crash
         return {"error": f"{type(exc).__name__}: {exc}", "line": _block_line(exc), "kind": "raise"}
+    except BaseException as exc:
+        if type(exc).__name__ != "JobTimeout":  # workers.py's time limit: name the line it stopped on
+            raise
+        limit = f" {job['timeout']:g} s" if job.get("timeout") else " its time limit"
+        return {"error": f"ran longer than{limit} and was stopped", "line": _block_line(exc), "kind": "timeout"}
     return {"shows": shows}
 
 
