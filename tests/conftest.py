@@ -12,6 +12,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(REPO / "src"))  # test this checkout, whatever `pip install -e` last pointed at
 
 
 @dataclass
@@ -47,3 +48,17 @@ def run_deckgen(root: Path, *args: str, timeout: float = 300) -> Run:
 def project(tmp_path: Path):
     """A factory: project({"content/a.md": "..."}) -> root folder."""
     return lambda files: write_project(tmp_path / "proj", files)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium binary for browser tests: they run in CI (CI=true) without exception; elsewhere
+    they skip with the reason when it is missing."""
+    from deckgen import browser
+
+    found = browser.find_chromium()
+    if found is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("chromium is not installed, and CI must run the browser tests (see .ci/run)")
+        pytest.skip("chromium not found (apt-get install chromium, or set $DECKGEN_CHROMIUM)")
+    return found

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import re
 from pathlib import Path
 
 from .cache import atomic_write
@@ -16,6 +17,7 @@ from .records import Location, MediaRef
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_CAPTION_MATH_RE = re.compile(r"(?<!\\)\$([^$]+)\$")
 
 
 def local_image(ref: MediaRef, markdown_file: Path, content_dir: Path, media_dir: Path, errors: ErrorList) -> str | None:
@@ -46,16 +48,27 @@ def local_image(ref: MediaRef, markdown_file: Path, content_dir: Path, media_dir
     return name
 
 
+def caption_html(caption: str) -> str:
+    """The caption under a figure; `$...$` in it becomes inline math like in the text."""
+    if not caption:
+        return ""
+    with_math = _CAPTION_MATH_RE.sub(r"\\(\1\\)", html.escape(caption, quote=False))
+    return f"<figcaption>{with_math}</figcaption>"
+
+
+def alt_text(caption: str) -> str:
+    """Alt text is plain: formulas lose their dollar signs but keep their TeX."""
+    return html.escape(caption.replace("$", ""), quote=True)
+
+
 def figure_html(day: str, night: str, caption: str) -> str:
-    alt = html.escape(caption, quote=True)
-    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    alt = alt_text(caption)
+    caption_html_ = caption_html(caption)
     return (
         f'<figure><img class="dg-day" src="{day}" alt="{alt}">'
-        f'<img class="dg-night" src="{night}" alt="{alt}">{caption_html}</figure>'
+        f'<img class="dg-night" src="{night}" alt="{alt}">{caption_html_}</figure>'
     )
 
 
 def image_html(name: str, caption: str) -> str:
-    alt = html.escape(caption, quote=True)
-    caption_html = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
-    return f'<figure><img src="{name}" alt="{alt}">{caption_html}</figure>'
+    return f'<figure><img src="{name}" alt="{alt_text(caption)}">{caption_html(caption)}</figure>'

@@ -76,8 +76,8 @@ def _fill(rendered: str, values: dict[str, str]) -> str:
 
     def block(match: re.Match) -> str:
         value = values.get(match.group(1))
-        if value is not None and value.lstrip().startswith(("<figure", "\\[", "<p>")):
-            return value
+        if value is not None and (not value.strip() or value.lstrip().startswith(("<figure", "\\[", "<p>"))):
+            return value  # an empty value (a sympy block that only checks) leaves no empty <p>
         return match.group(0)
 
     rendered = re.sub(r"<p>(DGTOK\d+Z)</p>", block, rendered)
