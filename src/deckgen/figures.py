@@ -3,7 +3,8 @@
 In:  the figure scripts and the figure names the notes refer to.
 Out: for each used figure, its day and night SVG as media files with content-hashed names
      (so an edited figure reaches users instead of being shadowed by an old file of the same
-     name), plus errors located at the reference and the script.
+     name), plus errors located at the reference and the script; and, for `deckgen figures`,
+     a `Listing` of every figure with its uses and cache state.
 
 Names are found by reading the scripts' source (`@figure("name")`), never by importing them, so a
 build with nothing to render imports neither the scripts nor matplotlib. A figure is rendered
@@ -16,11 +17,13 @@ import ast
 import difflib
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
 
 from .cache import Cache, atomic_write, key_for
-from .errors import ErrorList
+from .config import BuildConfig
+from .errors import ContentError, ErrorList
 from .records import Location, Topic
 
 FIGURE_VERSION = "1"
@@ -100,15 +103,16 @@ def _shared_key(helpers: list[Path]) -> str:
     return key_for(*parts, library_versions())
 
 
-def library_versions() -> list[str]:
-    """Versions of the libraries that draw, shrink and letter the figures."""
+@lru_cache(maxsize=1)
+def library_versions() -> tuple[str, ...]:
+    """Versions of the libraries that draw, shrink and letter the figures (read once: ~15 ms)."""
     versions = []
     for dist in ("matplotlib", "numpy", "scour", "noto-cjk-sans-otc"):
         try:
             versions.append(f"{dist}=={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
             versions.append(f"{dist} missing")
-    return versions
+    return tuple(versions)
 
 
 def references(topics: list[Topic]) -> dict[str, list[Location]]:
@@ -160,10 +164,10 @@ class Listing:
 
     figures: tuple[FigureStatus, ...]
     warnings: tuple[str, ...]  # unused figures
-    errors: tuple  # ContentErrors: unknown references, broken scripts or content files
+    errors: tuple[ContentError, ...]  # unknown references, broken scripts or content files
 
 
-def listing(config) -> Listing:
+def listing(config: BuildConfig) -> Listing:
     """Every figure of the project with its uses and cache state; renders nothing."""
     from .parse import parse_topic
 
