@@ -47,10 +47,9 @@ def activation_curves(fig, pal):
         ax.plot(x, f(x), styles[i], color=pal.c[i], linewidth=2, label=name)
     ax.set_ylim(-1.3, 3.0)
     ax.set_xlabel("x")
-    ax.set_title("activation functions f(x)", fontsize=11)
-    ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
+    ax.set_title("激活函数 f(x)")
+    ax.legend(loc="upper left", framealpha=0.9)
     _style(ax, pal)
-    fig.tight_layout()
 
 
 @figure("activation-derivatives", size=(6.4, 4.0))
@@ -64,14 +63,13 @@ def activation_derivatives(fig, pal):
         d = (f(x + h) - f(x - h)) / (2 * h)
         ax.plot(x, d, styles[i], color=pal.c[i], linewidth=2, label=name)
     peak = ((_sigmoid(h) - _sigmoid(-h)) / (2 * h))
-    ax.annotate(f"sigmoid' max = {peak:.2f}", xy=(0, peak), xytext=(1.2, 0.45), fontsize=10,
+    ax.annotate(f"sigmoid' max = {peak:.2f}", xy=(0, peak), xytext=(1.2, 0.45),
                 color=pal.fg, arrowprops=dict(arrowstyle="->", color=pal.fg))
     ax.set_ylim(-0.2, 1.25)
     ax.set_xlabel("x")
-    ax.set_title("derivatives f'(x)", fontsize=11)
-    ax.legend(loc="upper left", fontsize=9, framealpha=0.9)
+    ax.set_title("导数 f'(x)")
+    ax.legend(loc="upper left", framealpha=0.9)
     _style(ax, pal)
-    fig.tight_layout()
 
 
 def _forward_stats(act, std_fn, depth=20, width=512, batch=256, seed=0):
@@ -106,15 +104,14 @@ def init_activation_stats(fig, pal):
             s, sat = _forward_stats(f, std_fn)
             label = f"{init}: {s[-1]:.0e}" if s[-1] < 1e-2 else f"{init}: {s[-1]:.2f}"
             if a == "tanh" and sat > 0.1:
-                label += f"\n({sat:.0%} saturated)"
+                label += f"\n（{sat:.0%} 饱和）"
             ax.semilogy(np.arange(len(s)), s, ls, color=col, linewidth=2, marker="o", markersize=3,
                         label=label)
-        ax.set_title(f"{act_name}, width 512", fontsize=11)
-        ax.set_xlabel("layer")
-        ax.legend(fontsize=9, loc="lower left", title="init: std at layer 20", title_fontsize=9)
+        ax.set_title(act_name)
+        ax.set_xlabel("层")
+        ax.legend(loc="lower left", title="初始化：第 20 层 std", fontsize="small", title_fontsize="small")
         ax.grid(True, color=pal.grid, linewidth=0.6)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[0].set_ylabel("std of activations")
+    axes[0].set_ylabel("各层激活的标准差")
     axes[0].set_ylim(1e-18, 10)
-    fig.tight_layout()

@@ -62,14 +62,14 @@ def scaling_gd_contours(fig, pal):
         gap = loss(path[-1]) / loss(w0)
         kappa = lam.max() / lam.min()
         left = f"{gap:.0e}" if gap > 1e-12 else "< 1e-12"
-        ax.set_title(("standardized" if scaled else "raw (std 1 vs 5)")
-                     + f"\nκ={kappa:.1f}, loss left after {steps} steps: {left}", fontsize=10)
+        ax.set_title(("标准化后" if scaled else "原始（std 1 与 5）") + f"\nκ = {kappa:.1f}")
+        ax.text(0.5, 0.03, f"{steps} 步后剩余损失 {left}", transform=ax.transAxes, ha="center",
+                va="bottom", fontsize="small", color=pal.fg)
         ax.set_aspect("equal")
         ax.set_xlabel("$w_1$")
         ax.set_ylabel("$w_2$")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.tight_layout()
 
 
 def _skew(v):
@@ -88,24 +88,22 @@ def skewed_feature_hist(fig, pal):
     lz = np.log(x)
     lz = (lz - lz.mean()) / lz.std()
     panels = [
-        ("raw", x / 1e3, "value / 1000", pal.c[0]),
-        ("min-max → [0, 1]", mm, "", pal.c[1]),
+        ("原始", x / 1e3, "数值 / 1000", pal.c[0]),
+        ("min-max", mm, "", pal.c[1]),
         ("z-score", z, "", pal.c[2]),
-        ("log, then z-score", lz, "", pal.c[4]),
+        ("log 后 z-score", lz, "", pal.c[4]),
     ]
     axes = fig.subplots(2, 2)
     for ax, (title, v, xlabel, col) in zip(axes.ravel(), panels):
         ax.hist(v, bins=60, color=col, alpha=0.85)
-        ax.set_title(f"{title}   skew={_skew(v):.2f}", fontsize=10)
+        ax.set_title(f"{title}：偏度 {_skew(v):.2f}")
         if xlabel:
-            ax.set_xlabel(xlabel, fontsize=9)
+            ax.set_xlabel(xlabel)
         ax.set_yticks([])
-        ax.tick_params(labelsize=9)
         _style(ax, pal)
-    fig.tight_layout()
 
 
-@figure("pca-loses-class", size=(6.4, 4.2))
+@figure("pca-loses-class", size=(6.4, 4.8))
 def pca_loses_class(fig, pal):
     """Two classes that differ only along the low-variance direction: PCA to 1-D keeps PC1."""
     rng = np.random.default_rng(2)
@@ -127,30 +125,27 @@ def pca_loses_class(fig, pal):
         pred = (np.abs(p - m1) < np.abs(p - m0)).astype(int)
         return (pred == y).mean()
 
-    gs = fig.add_gridspec(2, 2, width_ratios=[1.35, 1])
-    ax = fig.add_subplot(gs[:, 0])
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
+    ax = fig.add_subplot(gs[0, :])
     for k, marker in ((0, "o"), (1, "^")):
-        ax.scatter(*X[y == k].T, s=8, color=pal.c[k], marker=marker, alpha=0.7, label=f"class {k}")
+        ax.scatter(*X[y == k].T, s=8, color=pal.c[k], marker=marker, alpha=0.7, label=f"类别 {k}")
     for j, (ls, lab) in enumerate((("-", "PC1"), ("--", "PC2"))):
-        v = evecs[:, j] * 2.5 * np.sqrt(evals[j]) / np.sqrt(evals[j]) * (3 if j == 0 else 1.5)
+        v = evecs[:, j] * (7.5 if j == 0 else 2.2)
         ax.annotate("", xy=v, xytext=-v, arrowprops=dict(arrowstyle="->", color=pal.fg, lw=1.5, ls=ls))
-        ax.text(*(v * 1.08), lab, color=pal.fg, fontsize=10)
+        ax.text(*(v * 1.1), lab, color=pal.fg)
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="upper left", fontsize=9, markerscale=1.5, framealpha=0.9)
-    ax.set_title("2-D data, 2 classes", fontsize=10)
-    for row, j in enumerate((0, 1)):
-        a = fig.add_subplot(gs[row, 1])
+    ax.legend(loc="upper left", markerscale=1.5)
+    for j in (0, 1):
+        a = fig.add_subplot(gs[1, j])
         p = Xc @ evecs[:, j]
-        bins = np.linspace(p.min(), p.max(), 40)
+        bins = np.linspace(p.min(), p.max(), 30)
         for k in (0, 1):
             a.hist(p[y == k], bins=bins, color=pal.c[k], alpha=0.6)
-        a.set_title(f"PC{j + 1}: {ratio[j]:.0%} of variance,\nclass accuracy {centroid_acc(p):.0%}", fontsize=10)
+        a.set_title(f"投影到 PC{j + 1}\n方差 {ratio[j]:.0%}，准确率 {centroid_acc(p):.0%}")
         a.set_yticks([])
-        a.tick_params(labelsize=9)
         _style(a, pal)
-    fig.tight_layout()
 
 
 def _logreg(X, y, w_class, steps=3000, lr=0.5):
@@ -165,7 +160,7 @@ def _logreg(X, y, w_class, steps=3000, lr=0.5):
     return w
 
 
-@figure("imbalance-boundary", size=(6.4, 4.8))
+@figure("imbalance-boundary", size=(6.4, 4.4))
 def imbalance_boundary(fig, pal):
     """95:5 two-Gaussian problem: plain vs class-weighted logistic regression."""
     rng = np.random.default_rng(3)
@@ -177,11 +172,11 @@ def imbalance_boundary(fig, pal):
     X, y = sample(950, 50)
     Xt, yt = sample(9500, 500)
     n0, n1 = (y == 0).sum(), (y == 1).sum()
-    fits = [("plain CE", _logreg(X, y, (1.0, 1.0)), pal.c[3], "--"),
-            ("class-weighted CE", _logreg(X, y, (len(y) / (2 * n0), len(y) / (2 * n1))), pal.c[2], "-")]
+    fits = [("普通 CE", _logreg(X, y, (1.0, 1.0)), pal.c[3], "--"),
+            ("加权 CE", _logreg(X, y, (len(y) / (2 * n0), len(y) / (2 * n1))), pal.c[2], "-")]
     ax = fig.subplots()
-    ax.scatter(*X[y == 0].T, s=6, color=pal.c[0], alpha=0.35, label="majority (950)")
-    ax.scatter(*X[y == 1].T, s=16, color=pal.c[1], marker="^", label="minority (50)")
+    ax.scatter(*X[y == 0].T, s=6, color=pal.c[0], alpha=0.35)
+    ax.scatter(*X[y == 1].T, s=16, color=pal.c[1], marker="^")
     xs = np.linspace(-3.5, 5.0, 2)
     for name, w, col, ls in fits:
         pred = (np.column_stack([Xt, np.ones(len(Xt))]) @ w > 0).astype(int)
@@ -189,14 +184,12 @@ def imbalance_boundary(fig, pal):
         rec = pred[yt == 1].mean()
         bal = 0.5 * (rec + (1 - pred[yt == 0].mean()))
         ax.plot(xs, -(w[0] * xs + w[2]) / w[1], ls, color=col, lw=2,
-                label=f"{name}: acc {acc:.0%}, minority recall {rec:.0%}, balanced acc {bal:.0%}")
+                label=f"{name}：准确率 {acc:.0%}，少数类召回 {rec:.0%}，平衡准确率 {bal:.0%}")
     ax.set_xlim(-3.5, 5.0)
     ax.set_ylim(-3.5, 4.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.02), fontsize=9, frameon=False)
-    ax.set_title("train points; scores on a test set with the same 95:5 ratio", fontsize=10)
-    fig.tight_layout()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False, fontsize="small")
 
 
 def _toy_image(rng):
@@ -249,15 +242,14 @@ def augmentation_examples(fig, pal):
     mix = lam * img + (1 - lam) * other
     cutmix = img.copy()
     cutmix[32:64, 32:64] = other[32:64, 32:64]
-    panels = [("original", img), ("h-flip", flip), ("rotate 20°", rot),
-              ("random crop", crop), ("color jitter", jitter), ("Cutout", cut),
-              ("Mixup λ=0.6", mix), ("CutMix (25%)", cutmix)]
+    panels = [("原图", img), ("水平翻转", flip), ("旋转 20°", rot),
+              ("随机裁剪", crop), ("颜色抖动", jitter), ("Cutout", cut),
+              ("Mixup", mix), ("CutMix", cutmix)]
     axes = fig.subplots(2, 4)
     for ax, (title, im) in zip(axes.ravel(), panels):
         ax.imshow(im, interpolation="nearest")
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
         for s in ax.spines.values():
             s.set_color(pal.muted)
-    fig.tight_layout()

@@ -82,25 +82,23 @@ def optimizer_paths(fig, pal):
         ax.contour(X, Y, F, levels=np.geomspace(0.01, 3, 9), colors=pal.grid, linewidths=0.8)
         for name in names:
             path = runs[name][1]
-            ax.plot(path[:, 0], path[:, 1], "-o", color=colors[name], markersize=2, linewidth=1.3,
-                    label=name)
+            ax.plot(path[:, 0], path[:, 1], "-o", color=colors[name], markersize=2, linewidth=1.3)
         ax.plot(0, 0, "*", color=pal.fg, markersize=10)
         ax.set_xlim(-9, 2)
         ax.set_ylim(-2.2, 2.2)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.legend(fontsize=8.5, loc="upper right", framealpha=0.9)
+        ax.set_title(" / ".join(names), fontsize="medium")
     ax = fig.add_subplot(gs[1, :])
     for name in _OPTS:
         lr, path = runs[name]
         ax.semilogy([_quad(p) for p in path], color=colors[name], linewidth=1.8,
-                    label=f"{name} (lr {lr:.2g})")
-    ax.set_xlabel("step")
+                    label=f"{name} {lr:g}")
+    ax.set_xlabel("步数")
     ax.set_ylabel("f")
-    ax.legend(fontsize=8, ncol=3, loc="lower left", framealpha=0.9)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", title="学习率",
+              title_fontsize="small")
     _style(ax, pal)
-    fig.suptitle("f = (0.04x² + 2y²)/2 (κ = 50), exact gradients, 60 steps", fontsize=10)
-    fig.tight_layout()
 
 
 # ---------------------------------------------------------------- SGD vs full-batch GD
@@ -127,10 +125,10 @@ def _sgd_vs_gd():
     for _ in range(epochs):
         w = w - lr_gd * X.T @ (X @ w - y) / n
         gd.append(gap(w))
-    curves["full-batch GD (1 step / epoch)"] = (np.arange(epochs + 1), np.array(gd))
-    for label, B, decay in (("SGD, batch 1, constant lr", 1, False),
-                            ("SGD, batch 1, lr ∝ 1/t", 1, True),
-                            ("mini-batch 32, constant lr", 32, False)):
+    curves["全量 GD（每 epoch 1 步）"] = (np.arange(epochs + 1), np.array(gd))
+    for label, B, decay in (("SGD batch 1，常数 lr", 1, False),
+                            ("SGD batch 1，lr ∝ 1/t", 1, True),
+                            ("mini-batch 32，常数 lr", 32, False)):
         runs = []
         for rep in range(3):  # mean of 3 shufflings, so the curves are readable
             w = np.zeros(d)
@@ -159,12 +157,10 @@ def sgd_vs_gd(fig, pal):
     styles = ("-o", "-", "-", "-")
     for i, (label, (x, g)) in enumerate(curves.items()):
         ax.semilogy(x, g, styles[i], color=pal.c[i], linewidth=1.6, markersize=4, label=label)
-    ax.set_xlabel("epochs (passes over the 1000 samples)")
-    ax.set_ylabel("loss − optimum")
-    ax.set_title("linear least squares, same data for all", fontsize=10)
-    ax.legend(fontsize=9, framealpha=0.9)
+    ax.set_xlabel("epoch（遍历全部 1000 个样本的次数）")
+    ax.set_ylabel("损失 − 最优值")
+    ax.legend(fontsize="small")
     _style(ax, pal)
-    fig.tight_layout()
 
 
 # ---------------------------------------------------------------- batch-size experiment
@@ -229,9 +225,9 @@ def batch_size_results(S=16, epochs=20, lr0=0.05, updates=500):
     """Mean and standard error of test accuracy over S data draws, for three protocols."""
     Xtr, ytr, Xte, yte = _bs_data(S, np.random.default_rng(0))
     protocols = {
-        f"{epochs} epochs, lr {lr0} fixed (as in the seed)": lambda B: (epochs * 400 // B, lr0),
-        f"{epochs} epochs, lr {lr0}·B (linear scaling)": lambda B: (epochs * 400 // B, lr0 * B),
-        f"{updates} updates for every B, lr {lr0}": lambda B: (updates, lr0),
+        f"固定 {epochs} epoch、lr {lr0}（同种子题）": lambda B: (epochs * 400 // B, lr0),
+        f"{epochs} epoch、lr = {lr0}·B（线性缩放）": lambda B: (epochs * 400 // B, lr0 * B),
+        f"每个 B 都更新 {updates} 次、lr {lr0}": lambda B: (updates, lr0),
     }
     out = {}
     for name, rule in protocols.items():
@@ -251,21 +247,20 @@ def batch_size_experiment(fig, pal):
     bayes = 0.5 * (1 + math.erf(math.sqrt(12) / 2 / math.sqrt(2)))  # Phi(sqrt(12)/2)
     ax = fig.subplots()
     ax.axhline(bayes, color=pal.muted, linestyle=":", linewidth=1.5)
-    ax.text(1, bayes + 0.004, f"Bayes-optimal {bayes:.1%}", color=pal.muted, fontsize=9)
+    ax.text(1, bayes + 0.004, f"贝叶斯最优 {bayes:.1%}", color=pal.muted, fontsize="small")
     markers = ("o", "s", "^")
     for i, (name, (m, se)) in enumerate(res.items()):
         ax.errorbar(BATCHES, m, yerr=se, marker=markers[i], color=pal.c[i], linewidth=1.6,
-                    markersize=4, capsize=2, label=f"{name}: {m[-1]:.1%} at B=400")
+                    markersize=4, capsize=2, label=f"{name}：B=400 时 {m[-1]:.1%}")
     ax.set_xscale("log", base=2)
     ax.set_xticks(BATCHES)
-    ax.set_xticklabels([str(b) for b in BATCHES], fontsize=9)
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("test accuracy")
+    ax.set_xticklabels([str(b) for b in BATCHES])
+    ax.set_xlabel("batch 大小")
+    ax.set_ylabel("测试准确率")
     ax.set_ylim(0.70, 0.98)
-    ax.legend(fontsize=8.5, loc="lower left", framealpha=0.9)
-    ax.set_title("12-D Gaussians, 400 train / 100 test, mean ± s.e. of 16 draws", fontsize=10)
+    ax.legend(loc="lower left", fontsize="small")
+    ax.set_title("16 次独立重复的均值 ± 标准误", fontsize="medium")
     _style(ax, pal)
-    fig.tight_layout()
 
 
 # ---------------------------------------------------------------- learning-rate schedule
@@ -284,16 +279,15 @@ def warmup_schedule(fig, pal):
     step = np.where(t < warm, peak * t / warm, peak * 0.1 ** np.floor(t / (total * 0.3)).clip(0, 3))
     ax = fig.subplots()
     ax.axvspan(0, warm, color=pal.c[1], alpha=0.15, linewidth=0)
-    ax.text(warm * 1.1, peak * 1.02, "warmup (500 steps)", color=pal.c[1], fontsize=9)
+    ax.text(warm * 1.1, peak * 1.02, "warmup 500 步", color=pal.c[1])
     ax.plot(t, warmup_cosine(t, total, warm, peak), color=pal.c[0], linewidth=2,
-            label="warmup + cosine decay")
-    ax.plot(t, step, "--", color=pal.c[2], linewidth=1.6, label="warmup + step decay (×0.1)")
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
+            label="warmup + 余弦衰减")
+    ax.plot(t, step, "--", color=pal.c[2], linewidth=1.6, label="warmup + 阶梯衰减（×0.1）")
+    ax.set_xlabel("步数")
+    ax.set_ylabel("学习率")
     ax.set_ylim(0, peak * 1.12)
-    ax.legend(fontsize=9, loc="upper right", framealpha=0.9)
+    ax.legend(loc="upper right", fontsize="small")
     _style(ax, pal)
-    fig.tight_layout()
 
 
 # ---------------------------------------------------------------- learning rate too big / small
@@ -321,12 +315,10 @@ def lr_too_big_small(fig, pal):
             w = w - r * lr_max * H @ (w - w_star)
             g.append(gap(w))
         ax.semilogy(g, ls, color=pal.c[i], linewidth=1.8, label=f"lr = {r:g} × 2/λmax")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss − optimum")
-    ax.set_title("full-batch GD on least squares", fontsize=10)
-    ax.legend(fontsize=9, framealpha=0.9)
+    ax.set_xlabel("步数")
+    ax.set_ylabel("损失 − 最优值")
+    ax.legend(framealpha=0.9)
     _style(ax, pal)
-    fig.tight_layout()
 
 
 # ---------------------------------------------------------------- gradients through depth
@@ -340,10 +332,10 @@ def gradient_norms(depth=30, width=256, batch=128):
     """Norm of the backpropagated signal dL/dz_l (z_l = pre-activation of layer l) in a random
     deep MLP, L = sum(output * r) with r random, relative to the last layer's."""
     configs = {
-        "sigmoid, Xavier": ("sigmoid", lambda n: math.sqrt(1 / n)),
-        "tanh, Xavier": ("tanh", lambda n: math.sqrt(1 / n)),
-        "ReLU, He": ("relu", lambda n: math.sqrt(2 / n)),
-        "ReLU, 1.5 × He std": ("relu", lambda n: 1.5 * math.sqrt(2 / n)),
+        "sigmoid + Xavier": ("sigmoid", lambda n: math.sqrt(1 / n)),
+        "tanh + Xavier": ("tanh", lambda n: math.sqrt(1 / n)),
+        "ReLU + He": ("relu", lambda n: math.sqrt(2 / n)),
+        "ReLU + 1.5 倍 He std": ("relu", lambda n: 1.5 * math.sqrt(2 / n)),
     }
     out = {}
     for name, (act, std) in configs.items():
@@ -382,13 +374,11 @@ def gradient_depth(fig, pal):
     for i, (name, norms) in enumerate(res.items()):
         first = f"{norms[0]:.0e}" if not 0.1 < norms[0] < 10 else f"{norms[0]:.2f}"
         ax.semilogy(np.arange(1, len(norms) + 1), norms, styles[i], color=pal.c[i], linewidth=2,
-                    marker="o", markersize=3, label=f"{name}: layer 1 gets {first}")
-    ax.set_xlabel("layer (1 = next to the input)")
-    ax.set_ylabel("‖∂L/∂z‖, layer 30 = 1")
-    ax.set_title("backpropagated gradient at init, 30-layer MLP, width 256", fontsize=10)
-    ax.legend(fontsize=8.5, framealpha=0.9)
+                    marker="o", markersize=3, label=f"{name}：第 1 层 {first}")
+    ax.set_xlabel("第几层（1 = 紧挨输入）")
+    ax.set_ylabel("‖∂L/∂z‖（第 30 层 = 1）")
+    ax.legend(fontsize="small")
     _style(ax, pal)
-    fig.tight_layout()
 
 
 # ---------------------------------------------------------------- do layers converge at different speeds?
@@ -467,15 +457,14 @@ def layer_convergence(seeds=(0, 1, 2)):
 def layer_convergence_fig(fig, pal):
     res = layer_convergence()
     axes = fig.subplots(1, 2, sharey=True)
-    titles = {"sigmoid": "sigmoid, Xavier-like init", "relu": "ReLU, He init"}
+    titles = {"sigmoid": "sigmoid", "relu": "ReLU + He 初始化"}
     for ax, act in zip(axes, ("sigmoid", "relu")):
         r, acc = res[act]
         for l in range(r.shape[0]):
-            name = "output" if l == r.shape[0] - 1 else f"layer {l + 1}"
+            name = "输出层" if l == r.shape[0] - 1 else f"第 {l + 1} 层"
             ax.plot(r[l], color=pal.c[l], linewidth=1.8, label=name)
-        ax.set_title(f"{titles[act]}\n(train acc {acc:.0%})", fontsize=10)
+        ax.set_title(f"{titles[act]}\n训练准确率 {acc:.0%}", fontsize="medium")
         ax.set_xlabel("epoch")
         _style(ax, pal)
-    axes[0].set_ylabel("distance left to final weights")
-    axes[0].legend(fontsize=8.5, framealpha=0.9)
-    fig.tight_layout()
+    axes[0].set_ylabel("离最终权重还剩的距离")
+    axes[0].legend(fontsize="small")
