@@ -120,6 +120,8 @@ def test_formula_characters_reach_the_card_unchanged(project, tmp_path):
         $$
         \\sum_{{i}} x_i^2 * y_{{i}}
         $$
+
+        $$\\begin{{aligned}} a_i &< b_{{j}} * c \\\\ \\{{x\\}} &> 0 \\end{{aligned}}$$
         """,
     })
     del tex
@@ -129,6 +131,7 @@ def test_formula_characters_reach_the_card_unchanged(project, tmp_path):
     answer = visible_text(render_all(col)[0].answer)
     assert r"\(a_i * b_j < \{x\} \& y_{k} > 0\)" in answer
     assert "\\[\n\\sum_{i} x_i^2 * y_{i}\n\\]" in answer
+    assert r"\[\begin{aligned} a_i &< b_{j} * c \\ \{x\} &> 0 \end{aligned}\]" in answer  # a raw '&' too
 
 
 def test_update_cycle_keeps_history_and_reports_exact_changes(project, tmp_path):
