@@ -4,12 +4,17 @@ In:  nothing but the installed `anki` version (or an importable `_aqt`).
 Out: `mathjax_dir()`, the folder holding Anki's `tex-chtml-full.js` and its fonts;
      `anki_mathjax_config()`, the text of Anki's `mathjax.js` configuration script;
      `script_tags(url)`, the HTML that loads both into a page exactly as Anki's reviewer does;
-     `copy_mathjax(dest)`, a copy for a page that must stand alone (the preview).
+     `copy_mathjax(dest)`, a copy for a page that must stand alone (the preview);
+     `svg_script()`, MathJax's SVG build of the same version, for formula images.
 
 Anki ships MathJax inside the `aqt` wheel (`_aqt/data/web/js/`), not inside the `anki` engine
 we depend on. When `_aqt` is not importable, the wheel of the matching version is fetched once
 with `pip download` into the user cache (`~/.cache/deckgen/`), and only the MathJax files are
 kept, so every check renders with the very build and configuration Anki users have.
+
+Anki's `tex-chtml-full.js` is byte for byte the one in npm's `mathjax` package of the same
+version; that package also holds `tex-svg-full.js`, the same engine with SVG output, which
+`svg_script()` fetches once with `npm pack` (only `--math-images` needs it).
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from contextlib import contextmanager
@@ -26,9 +32,12 @@ from functools import lru_cache
 from importlib import metadata, util
 from pathlib import Path
 
+from .cache import atomic_write
+
 # Used when the `anki` package is not installed; keep it equal to the test pin in pyproject.toml.
 DEFAULT_ANKI_VERSION = "26.9.3"
 ENTRY_SCRIPT = "tex-chtml-full.js"
+SVG_SCRIPT = "tex-svg-full.js"
 _JS = "_aqt/data/web/js/"  # inside the aqt wheel
 _CONFIG = "mathjax.js"
 _VENDOR = "vendor/mathjax/"
@@ -60,18 +69,19 @@ def anki_mathjax_config() -> str:
     return (_js_dir() / _CONFIG).read_text(encoding="utf-8")
 
 
-def script_tags(mathjax_url: str) -> str:
+def script_tags(mathjax_url: str, entry: str = ENTRY_SCRIPT, extra_config: str = "") -> str:
     """`<script>`s that load MathJax as Anki does, from `mathjax_url` (the `mathjax_dir()` copy).
 
     Anki's config points the loader at `/_anki/js/vendor/mathjax`, a path only Anki's own web
-    server answers; everything else in it is kept as it is.
+    server answers; everything else in it is kept as it is. `extra_config` is JavaScript run
+    after Anki's config and before MathJax loads (e.g. options for the SVG output).
     """
     url = mathjax_url.rstrip("/")
     config = anki_mathjax_config().replace("</", "<\\/")
     return (
         f"<script>{config}</script>\n"
-        f"<script>window.MathJax.loader.paths.mathjax = {json.dumps(url)};</script>\n"
-        f'<script src="{url}/{ENTRY_SCRIPT}"></script>'
+        f"<script>window.MathJax.loader.paths.mathjax = {json.dumps(url)};{extra_config}</script>\n"
+        f'<script src="{url}/{entry}"></script>'
     )
 
 
@@ -85,6 +95,25 @@ def copy_mathjax(dest: Path) -> Path:
         shutil.rmtree(dest)
     shutil.copytree(mathjax_dir(), dest, ignore=shutil.ignore_patterns("sre"))
     return dest
+
+
+def mathjax_version() -> str:
+    """The MathJax version of Anki's build, as recorded when the command list was generated."""
+    from .texcheck import vocabulary_source
+
+    return vocabulary_source()["mathjax"]
+
+
+@lru_cache(maxsize=1)
+def svg_script() -> Path:
+    """`tex-svg-full.js` of Anki's MathJax version, fetched once from npm into the user cache."""
+    version = mathjax_version()
+    target = cache_root() / f"mathjax-{version}" / SVG_SCRIPT
+    if not target.is_file():
+        with _locked(cache_root() / f"mathjax-{version}.lock"):
+            if not target.is_file():
+                _fetch_npm(version, target)
+    return target
 
 
 @lru_cache(maxsize=1)
@@ -127,6 +156,21 @@ def _fetch(version: str, target: Path) -> None:
             os.replace(staging / _JS.rstrip("/"), target)  # appears whole or not at all
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _fetch_npm(version: str, target: Path) -> None:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise MathJaxUnavailable("npm not found: formula images need it once, to fetch MathJax's SVG build (apt-get install npm)")
+    with tempfile.TemporaryDirectory(prefix="deckgen-mathjax-") as tmp:
+        proc = subprocess.run([npm, "pack", f"mathjax@{version}", "--pack-destination", tmp, "--silent"], capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        packs = list(Path(tmp).glob("mathjax-*.tgz"))
+        if proc.returncode != 0 or not packs:
+            reason = (proc.stderr.strip().splitlines() or ["no package downloaded"])[-1]
+            raise MathJaxUnavailable(f"could not fetch MathJax {version} (npm pack mathjax@{version}): {reason}")
+        with tarfile.open(packs[0]) as pack:
+            data = pack.extractfile(f"package/es5/{SVG_SCRIPT}").read()
+    atomic_write(target, data)
 
 
 @contextmanager

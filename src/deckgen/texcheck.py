@@ -67,9 +67,19 @@ class Vocabulary:
 
 
 @lru_cache(maxsize=1)
+def _data() -> dict:
+    return json.loads(resources.files("deckgen.data").joinpath("mathjax_commands.json").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
-    data = json.loads(resources.files("deckgen.data").joinpath("mathjax_commands.json").read_text(encoding="utf-8"))
+    data = _data()
     return Vocabulary(frozenset(data["commands"]), frozenset(data["environments"]), frozenset(data["delimiters"]))
+
+
+def vocabulary_source() -> dict:
+    """Which Anki and MathJax the vocabulary was read from: {"anki": ..., "mathjax": ...}."""
+    return dict(_data()["source"])
 
 
 def problems(formula: Formula) -> list[str]:
