@@ -20,6 +20,7 @@ class BuildConfig:
     sympy_timeout: float = 60.0  # seconds per sympy block
     figure_timeout: float = 60.0  # seconds per figure
     now: int | None = None  # the clock for changed notes; None = the wall clock
+    math_images: bool = False  # formulas as SVG images (mathimages.py) instead of MathJax
 
     def __post_init__(self) -> None:
         root = Path(self.root)
