@@ -81,6 +81,7 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dist", type=Path, help="output folder (default: <root>/dist)")
     parser.add_argument("--jobs", "-j", type=int, default=0, help="worker processes for figures and sympy (default: one per core)")
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
+    parser.add_argument("--math-images", action="store_true", help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
     parser.add_argument("--figure-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per figure (default: 60)")
 
 
@@ -90,6 +91,7 @@ def config_from(args) -> BuildConfig:
         root=root,
         dist_dir=getattr(args, "dist", None),
         jobs=getattr(args, "jobs", 0),
+        math_images=getattr(args, "math_images", False),
         progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
         figure_timeout=getattr(args, "figure_timeout", 60.0),
     )
