@@ -87,7 +87,9 @@ def read_inputs(config: BuildConfig) -> Inputs:
     scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
     # Library versions too: a new matplotlib or font must re-render the figures, not skip the build.
     figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts], figures.library_versions())
-    return Inputs(content, key_for(assets), figure_sources, store.code_key())
+    # --math-images changes every card, as a new deckgen version would.
+    code = key_for(store.code_key(), "math-images") if config.math_images else store.code_key()
+    return Inputs(content, key_for(assets), figure_sources, code)
 
 
 def _unchanged(config: BuildConfig, inputs: Inputs, state: dict) -> BuildReport | None:
@@ -133,6 +135,10 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
         store.save_topic(cache, topic_keys[topic.source_path], topic)
         compiled[topic.source_path] = topic
     topics = [compiled[path] for path in inputs.content if path in compiled]
+    if config.math_images:
+        from .mathimages import apply  # deferred: only this option draws formulas
+
+        topics = apply(topics, cache, config.cache_dir / "media")
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
     warnings = figures.unused_warnings(known, used)
