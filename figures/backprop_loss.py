@@ -18,7 +18,7 @@ def loss_vs_prob(fig, pal):
     ax.set_ylim(0, 3)
     ax.set_xlim(0, 1)
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="upper right")
+    ax.legend(frameon=False, fontsize=11, loc="upper right")
 
 
 @figure("loss-vs-margin", size=(6.4, 3.8))
@@ -35,7 +35,7 @@ def loss_vs_margin(fig, pal):
     ax.set_ylabel("loss")
     ax.set_ylim(0, 4)
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=10, loc="upper right")
+    ax.legend(frameon=False, fontsize=11, loc="upper right")
 
 
 def smooth_l1(e, beta=1.0):
@@ -52,13 +52,13 @@ def loss_regression(fig, pal):
     ax1.plot(e, np.abs(e), color=pal.c[1], lw=2, label="|e| (L1)")
     ax1.plot(e, smooth_l1(e), color=pal.c[3], lw=2.2, ls="--", label="smooth L1")
     ax1.set_ylim(0, 3.2)
-    ax1.set_title("loss", fontsize=11)
-    ax1.legend(frameon=False, fontsize=9, loc="upper center")
+    ax1.set_title("loss", fontsize=12)
+    ax1.legend(frameon=False, fontsize=11, loc="upper center")
     ax2.plot(e, e, color=pal.c[0], lw=2)
     ax2.plot(e, np.sign(e), color=pal.c[1], lw=2)
     ax2.plot(e, np.clip(e, -1, 1), color=pal.c[3], lw=2.2, ls="--")
     ax2.set_ylim(-3, 3)
-    ax2.set_title("gradient d loss / d e", fontsize=11)
+    ax2.set_title("gradient d loss / d e", fontsize=12)
     for ax in (ax1, ax2):
         ax.set_xlabel("error e = prediction - target")
         ax.grid(True, color=pal.grid, lw=0.6)

@@ -26,9 +26,9 @@ def softmax_temperature(fig, pal):
         ax.bar(xs + (k - 1) * width, p, width, color=pal.c[k], label=f"T = {T}")
         for x, v in zip(xs + (k - 1) * width, p):
             if v > 0.005:
-                ax.text(x, v + 0.015, f"{v:.2f}", ha="center", va="bottom", fontsize=8, color=pal.fg, rotation=90)
+                ax.text(x, v + 0.015, f"{v:.2f}", ha="center", va="bottom", fontsize=10, color=pal.fg, rotation=90)
     ax.set_xticks(xs)
-    ax.set_xticklabels([f"{c}\nz={z:g}" for c, z in zip(CLASSES, TEACHER_LOGITS)], fontsize=10)
+    ax.set_xticklabels([f"{c}\nz={z:g}" for c, z in zip(CLASSES, TEACHER_LOGITS)], fontsize=11)
     ax.set_ylabel("softmax(z / T)")
     ax.set_ylim(0, 1.12)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
@@ -57,16 +57,16 @@ def attention_map(fig, pal):
         for i in range(n):
             for j in range(n):
                 ax.text(j, i, f"{A[i, j]:.2f}".replace("0.", ".", 1), ha="center", va="center",
-                        fontsize=8, color="white" if A[i, j] > 0.55 else "black")
+                        fontsize=10, color="white" if A[i, j] > 0.55 else "black")
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
-        ax.set_xticklabels([f"k{j+1}" for j in range(n)], fontsize=9)
-        ax.set_yticklabels([f"q{i+1}" for i in range(n)], fontsize=9)
-        ax.set_title(title, fontsize=11)
+        ax.set_xticklabels([f"k{j+1}" for j in range(n)], fontsize=11)
+        ax.set_yticklabels([f"q{i+1}" for i in range(n)], fontsize=11)
+        ax.set_title(title, fontsize=12)
         ax.tick_params(length=0)
         for s in ax.spines.values():
             s.set_visible(False)
-    axes[0].set_ylabel("query (row sums to 1)", fontsize=10)
+    axes[0].set_ylabel("query (row sums to 1)", fontsize=11)
 
 
 # ---------------------------------------------------------------- ring all-reduce
@@ -119,17 +119,17 @@ def ring_allreduce(fig, pal):
                     (c, w), 0.94, 0.94, facecolor=pal.c[0], alpha=0.15 + 0.75 * frac,
                     edgecolor=pal.muted, lw=0.6))
                 ax.text(c + 0.47, w + 0.47, "".join(names[i] for i in sorted(who)), ha="center", va="center",
-                        fontsize=9, color=pal.fg)
+                        fontsize=11, color=pal.fg)
         ax.set_xlim(-0.05, n)
         ax.set_ylim(n, -0.05)
         ax.set_xticks(np.arange(n) + 0.47)
-        ax.set_xticklabels([f"c{c}" for c in range(n)], fontsize=9)
+        ax.set_xticklabels([f"c{c}" for c in range(n)], fontsize=11)
         ax.set_yticks(np.arange(n) + 0.47)
-        ax.set_yticklabels([f"GPU {names[w]}" for w in range(n)], fontsize=9)
+        ax.set_yticklabels([f"GPU {names[w]}" for w in range(n)], fontsize=11)
         ax.tick_params(length=0)
         for s in ax.spines.values():
             s.set_visible(False)
-        ax.set_title(title, fontsize=10)
+        ax.set_title(title, fontsize=11)
 
 
 # ---------------------------------------------------------------- GAN generator losses
@@ -142,14 +142,14 @@ def gan_generator_loss(fig, pal):
     ax1.set_xlabel("D(G(z))")
     ax1.set_ylabel("generator loss")
     ax1.set_ylim(-4, 4)
-    ax1.legend(frameon=False, fontsize=9, loc="upper right")
+    ax1.legend(frameon=False, fontsize=11, loc="upper right")
     # gradient magnitude w.r.t. the discriminator's logit l, D = sigmoid(l)
     ax2.plot(d, d, color=pal.c[3], lw=2, label="|d/dl log(1-D)| = D")
     ax2.plot(d, 1 - d, color=pal.c[0], lw=2, label="|d/dl -log D| = 1-D")
     ax2.axvspan(0, 0.1, color=pal.muted, alpha=0.2, lw=0)
-    ax2.text(0.12, 0.55, "early training:\nD(G(z)) near 0", fontsize=9, color=pal.fg)
+    ax2.text(0.12, 0.55, "early training:\nD(G(z)) near 0", fontsize=11, color=pal.fg)
     ax2.set_xlabel("D(G(z))")
     ax2.set_ylabel("gradient size")
-    ax2.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 1.18))
+    ax2.legend(frameon=False, fontsize=10, loc="upper center", bbox_to_anchor=(0.5, 1.18))
     for ax in (ax1, ax2):
         ax.grid(True, color=pal.grid, lw=0.6)

@@ -32,9 +32,10 @@ def fit_regimes(fig, pal):
         ax.scatter(x, y, s=18, color=pal.c[1], zorder=3)
         ax.set_ylim(-1.8, 1.8)
         ax.set_xticks([])
-        ax.set_title(f"deg {deg}: {name}", fontsize=11)
+        ax.set_title(f"deg {deg}: {name}", fontsize=12)
         ax.text(0.5, 0.03, f"train {mse_tr:.2f}\nval {mse_va:.2f}", transform=ax.transAxes,
-                ha="center", va="bottom", fontsize=10, color=pal.fg)
+                ha="center", va="bottom", fontsize=11, color=pal.fg,
+                bbox=dict(boxstyle="round,pad=0.2", facecolor=pal.bg, edgecolor="none", alpha=0.85))
     axes[0].set_yticks([-1, 0, 1])
 
 
@@ -88,7 +89,7 @@ def early_stopping(fig, pal):
     ax.axvline(steps[k], color=pal.muted, ls="--", lw=1.2)
     ax.scatter([steps[k]], [va[k]], color=pal.c[3], zorder=4, s=40)
     ax.annotate("early stop\n(best val)", (steps[k], va[k]), xytext=(steps[k] + 350, va[k] + 0.12),
-                color=pal.fg, fontsize=11, arrowprops=dict(arrowstyle="->", color=pal.fg))
+                color=pal.fg, fontsize=12, arrowprops=dict(arrowstyle="->", color=pal.fg))
     ax.set_ylim(0, 0.5)
     ax.set_xlabel("training step")
     ax.set_ylabel("MSE")
@@ -140,7 +141,7 @@ def l1_l2_geometry(fig, pal):
         ax.scatter([_C[0]], [_C[1]], color=pal.fg, s=20, zorder=4)
         ax.scatter([w[0]], [w[1]], color=pal.c[3], s=45, zorder=5)
         ax.annotate(f"({w[0]:.2f}, {w[1]:.2f})", w, xytext=(w[0] - 0.2, w[1] - 0.75 if kind == "l1" else w[1] + 0.45),
-                    color=pal.fg, fontsize=10, arrowprops=dict(arrowstyle="->", color=pal.fg))
+                    color=pal.fg, fontsize=11, arrowprops=dict(arrowstyle="->", color=pal.fg))
         ax.axhline(0, color=pal.muted, lw=0.8)
         ax.axvline(0, color=pal.muted, lw=0.8)
         ax.set_aspect("equal")
@@ -149,7 +150,7 @@ def l1_l2_geometry(fig, pal):
         ax.set_xticks([-1, 0, 1, 2])
         ax.set_yticks([-1, 0, 1])
         ax.set_xlabel("$w_1$")
-        ax.set_title(title, fontsize=11)
+        ax.set_title(title, fontsize=12)
     axes[0].set_ylabel("$w_2$")
 
 
@@ -183,7 +184,7 @@ def l1_l2_weights(fig, pal):
         zeros = int(np.sum(w == 0.0))
         small = int(np.sum(np.abs(w) < 0.05))
         ax.text(0.99, 0.9, f"{name}\nexact zeros {zeros}/{w.size}, |w|<0.05: {small}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=10, color=pal.fg)
+                transform=ax.transAxes, ha="right", va="top", fontsize=11, color=pal.fg)
         ax.set_yticks([])
         ax.grid(True, axis="x", color=pal.grid, lw=0.6)
     axes[-1].set_xlabel("weight value (true: 5 nonzero, 35 zero)")
@@ -215,7 +216,7 @@ def dropout_net(fig, pal):
                 ax.scatter([x0], [y0], s=60, marker="x", color=pal.c[3], zorder=4, lw=1.5)
     ax.set_xlim(-0.4, 3.4)
     ax.set_ylim(-3.3, 3.1)
-    ax.set_title(f"one training step, p={p}", fontsize=11)
+    ax.set_title(f"one training step, p={p}", fontsize=12)
     ax.axis("off")
 
     # Monte-Carlo: next-layer input with inverted dropout vs. inference
@@ -232,8 +233,8 @@ def dropout_net(fig, pal):
     ax2.axvline(s_noscale, color=pal.c[3], lw=1.5, ls=":", label="no 1/(1-p)")
     ax2.set_yticks([])
     ax2.set_xlabel("input to next unit")
-    ax2.set_title("train (masked) vs inference", fontsize=11)
-    ax2.legend(frameon=False, fontsize=9, loc="upper right")
+    ax2.set_title("train (masked) vs inference", fontsize=12)
+    ax2.legend(frameon=False, fontsize=11, loc="upper right")
 
 
 # ---------------------------------------------------------------- batch norm
@@ -262,4 +263,4 @@ def bn_stats(fig, pal):
     ax.set_ylabel("std of pre-activation")
     ax.set_xticks([1, 5, 10, 15, 20])
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=9, loc="upper left")
+    ax.legend(frameon=False, fontsize=11, loc="upper left")
