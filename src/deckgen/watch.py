@@ -62,13 +62,22 @@ def _loop(config: BuildConfig, preview: bool, server, stop, out, err) -> int:
     if config.content_dir not in dirs:
         rebuild(config, preview, server, out, err)  # reports the missing folder as the build does
         return 1
+    changes = watch(*dirs, watch_filter=lambda _change, path: relevant(path), stop_event=stop,
+                    raise_interrupt=False, yield_on_timeout=True, rust_timeout=1000)
+    next(changes, None)  # start watching before the first build: an edit made during it is not lost
     rebuild(config, preview, server, out, err)
     shown = ", ".join(config.display(d) + "/" for d in dirs)
     print(f"watching {shown} for changes (Ctrl-C to stop)", file=out, flush=True)
-    for changes in watch(*dirs, watch_filter=lambda _change, path: relevant(path), stop_event=stop, raise_interrupt=False):
-        changed = sorted({config.display(Path(path)) for _, path in changes})
-        print(f"\nchanged: {', '.join(changed)}", file=out, flush=True)
-        rebuild(config, preview, server, out, err)
+    try:
+        for batch in changes:
+            if not batch:  # a timeout: nothing changed
+                continue
+            changed = sorted({config.display(Path(path)) for _, path in batch})
+            print(f"\nchanged: {', '.join(changed)}", file=out, flush=True)
+            rebuild(config, preview, server, out, err)
+    except KeyboardInterrupt:  # Ctrl-C is how a watch ends; a build it cut short changed nothing
+        pass
+    print("stopped watching", file=out, flush=True)
     return 0
 
 
