@@ -3,6 +3,7 @@ headless Chromium, computed formulas and claims, and the cards Anki renders from
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -256,3 +257,29 @@ def test_a_rebuild_runs_no_block_and_does_not_import_sympy(project):
     for _ in range(2):  # a changed note around unchanged blocks, then nothing changed at all
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True).stdout.split()
         assert out == ["0", "False"]
+
+
+# ---- formula images -----------------------------------------------------------------------------
+
+
+def test_math_images_replace_formulas_keep_tex_as_alt_and_reach_anki(project, tmp_path, chromium):
+    topic = SYMPY_TOPIC + "\n## 填空 {#cloze}\n\n方差 ${{c1::\\frac{2}{n}}}$，激活 {{c2::$\\sigma(x)$}}，代码 `$x$`。\n"
+    root = project({"content/calc.md": topic})
+    first = build(BuildConfig(root=root, math_images=True))
+    col = new_collection(tmp_path / "anki")
+    import_package(col, root / "dist" / "calc.apkg")
+    fields = "\n".join(col.get_note(nid).joined_fields() for nid in col.find_notes(""))
+    media = Path(col.media.dir())
+    col.close()
+    names = sorted(set(re.findall(r'src="(math-[0-9a-f]{16}\.svg)"', fields)))
+    assert len(names) == 6  # p - y, p_i, the computed display and inline, aligned, sigma(x) in a deletion
+    for name in names:
+        svg = (media / name).read_text(encoding="utf-8")
+        assert svg.startswith("<?xml") and "<path" in svg and "data-mjx-error" not in svg
+    assert 'alt="p_i = \\frac{e^{z_i}}{\\sum_j e^{z_j}}"' in fields
+    assert "\\(" not in fields.replace("\\({{c1::\\frac{2}{n} }}\\)", "")  # only the formula with a deletion inside stays TeX
+    assert "<code>$x$</code>" in fields
+    again = build(BuildConfig(root=root, math_images=True))
+    assert not again.written and again.stats.get("sympy_blocks_run", 0) == 0
+    plain = build(BuildConfig(root=root))
+    assert plain.written and first.written  # switching the option rebuilds every package

@@ -1,9 +1,14 @@
 """Formula images (`--math-images`): each formula drawn once as an SVG file, for a client
 without MathJax or for printing; the TeX stays on the card as the image's alt text.
 
-In:  the formulas of the notes being rendered, the build cache, the media folder.
-Out: {(TeX, display): `MathImage`}, and each SVG written to the media folder under a
-     content-hashed name; errors when Chromium or MathJax's SVG build is missing.
+In:  rendered topics (card HTML with `\\(..\\)` / `\\[..\\]` math), the build cache, the media folder.
+Out: the same topics with every formula outside code replaced by an `<img>` of it (a formula
+     holding a cloze deletion stays MathJax: an image cannot hide part of itself), each SVG
+     written to the media folder under a content-hashed name; `BuildFailed` when Chromium or
+     MathJax's SVG build is missing.
+
+Working on the final HTML means typed formulas, computed ones and those in figure captions
+are all handled alike, and a build without `--math-images` is not touched at all.
 
 The SVGs come from the same MathJax as Anki's (npm's `mathjax` of Anki's version, whose CHTML
 build is byte-identical to Anki's), configured as Anki configures it, in headless Chromium, with
@@ -14,6 +19,7 @@ it silently draws `\\operatorname*`, `\\hat` inside `aligned` and CJK text wrong
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -23,7 +29,11 @@ from pathlib import Path
 
 from . import browser, cloze, mathjax
 from .cache import Cache, atomic_write, key_for, sha256
-from .records import Formula
+from .errors import BuildFailed, ContentError
+from .records import CompiledTopic, Formula, Location
+
+_MATH_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
+_CODE_RE = re.compile(r"(<(pre|code)\b.*?</\2>)", re.S)  # MathJax leaves code alone; so do we
 
 MATH_IMAGES_VERSION = "1"  # bump when the SVG or the HTML for the same TeX changes
 INK = "#1f2328"  # the card's day text colour; card.css inverts the image at night
@@ -48,6 +58,47 @@ class MathImage:
     # image scales with it the way MathJax's output matches the surrounding font.
     width_ex: float
     valign_ex: float
+
+
+def apply(topics: list[CompiledTopic], cache: Cache, media_dir: Path) -> list[CompiledTopic]:
+    """Every topic with its formulas as images; their files are in `media_dir`."""
+    found = [Formula(tex, display, Location("")) for topic in topics for note in topic.notes for field in note.fields[:2] for tex, display in _formulas_in(field)]
+    try:
+        images = draw(found, cache, media_dir)
+    except (browser.ChromiumNotFound, browser.PageFailed, mathjax.MathJaxUnavailable) as exc:
+        raise BuildFailed([ContentError(Location("--math-images"), f"formula images could not be drawn: {exc}", "install what the message names, or build without --math-images")]) from None
+    out = []
+    for topic in topics:
+        notes = []
+        for note in topic.notes:
+            used: list[str] = []
+            fields = tuple(_replace(field, images, used) if i < 2 else field for i, field in enumerate(note.fields))
+            notes.append(dataclasses.replace(note, fields=fields, media=tuple(dict.fromkeys((*note.media, *used)))))
+        out.append(dataclasses.replace(topic, notes=tuple(notes)))
+    return out
+
+
+def _formulas_in(field: str):
+    for part in _CODE_RE.split(field)[::3]:  # split keeps the two groups: text, code, tag name, text, ...
+        for match in _MATH_RE.finditer(part):
+            display = match.group(2) is not None
+            yield html.unescape(match.group(2) if display else match.group(1)), display
+
+
+def _replace(field: str, images: dict[tuple[str, bool], MathImage], used: list[str]) -> str:
+    def one(match: re.Match) -> str:
+        display = match.group(2) is not None
+        tex = html.unescape(match.group(2) if display else match.group(1))
+        image = images.get((tex, display))
+        if image is None:
+            return match.group(0)
+        used.append(image.name)
+        return image_html(Formula(tex, display, Location("")), image)
+
+    parts = _CODE_RE.split(field)
+    for i in range(0, len(parts), 3):
+        parts[i] = _MATH_RE.sub(one, parts[i])
+    return "".join(part for i, part in enumerate(parts) if i % 3 != 2)
 
 
 def draw(formulas: list[Formula], cache: Cache, media_dir: Path) -> dict[tuple[str, bool], MathImage]:
