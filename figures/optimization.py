@@ -225,7 +225,7 @@ def batch_size_results(S=16, epochs=20, lr0=0.05, updates=500):
     """Mean and standard error of test accuracy over S data draws, for three protocols."""
     Xtr, ytr, Xte, yte = _bs_data(S, np.random.default_rng(0))
     protocols = {
-        f"固定 {epochs} epoch、lr {lr0}（同种子题）": lambda B: (epochs * 400 // B, lr0),
+        f"固定 {epochs} epoch、lr {lr0}（常见做法）": lambda B: (epochs * 400 // B, lr0),
         f"{epochs} epoch、lr = {lr0}·B（线性缩放）": lambda B: (epochs * 400 // B, lr0 * B),
         f"每个 B 都更新 {updates} 次、lr {lr0}": lambda B: (updates, lr0),
     }
