@@ -283,3 +283,16 @@ def test_math_images_replace_formulas_keep_tex_as_alt_and_reach_anki(project, tm
     assert not again.written and again.stats.get("sympy_blocks_run", 0) == 0
     plain = build(BuildConfig(root=root))
     assert plain.written and first.written  # switching the option rebuilds every package
+
+
+def test_the_readme_sympy_example_builds(project):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Formulas and sympy blocks"):]
+    example = section[section.index("````markdown\n") + len("````markdown\n"):section.index("\n````\n")]
+    root = project({"content/r.md": "---\ndeck: R\nid: r\n---\n\n" + example + "\n"})
+    report = build(BuildConfig(root=root))
+    assert report.stats["sympy_blocks_run"] == 1
+    failing = example.replace("== 5", "== 6")
+    (root / "content/r.md").write_text("---\ndeck: R\nid: r\n---\n\n" + failing + "\n", encoding="utf-8")
+    with pytest.raises(BuildFailed, match="claim does not hold: assert k_eff.subs"):
+        build(BuildConfig(root=root))
