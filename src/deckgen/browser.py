@@ -26,7 +26,7 @@ CANDIDATES = ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrom
 FLAGS = (
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-    "--mute-audio", "--enable-logging=stderr", "--v=0",
+    "--disable-quic", "--mute-audio", "--enable-logging=stderr", "--v=0",
 )
 RESULT_ID = "deckgen-result"  # <script type="application/json" id="deckgen-result">
 _CONSOLE_RE = re.compile(r":INFO:CONSOLE[^\]]*\] \"(.*)\", source: (.*)$")

@@ -72,7 +72,7 @@ MathJax.startup.promise.then(() => MathJax.typesetPromise()).then(() => {
 
 
 class CheckUnavailable(RuntimeError):
-    """The exact check could not run: no Chromium, or no Anki MathJax (see the message)."""
+    """The exact check could not run: no Chromium, no Anki MathJax, or Chromium failed (see the message)."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def typeset_html(fragments: Sequence[str], *, timeout: float = 300.0) -> list[Ty
         return []
     try:
         found = _render(fragments, timeout)
-    except (browser.ChromiumNotFound, mathjax.MathJaxUnavailable) as exc:
+    except (browser.ChromiumNotFound, browser.PageFailed, mathjax.MathJaxUnavailable) as exc:
         raise CheckUnavailable(str(exc)) from exc
     out = []
     for index in range(len(fragments)):
