@@ -223,15 +223,22 @@ def _dollars(tokens: list[Token], tex: str) -> list[str]:
     return []
 
 
-def _left_right(tokens: list[Token], tex: str) -> list[str]:
+def _nesting(tokens: list[Token], opener: str, closer: str):
+    """Each token with the number of `opener`..`closer` pairs open around it (below 0: a closer too many)."""
     depth = 0
     for token in tokens:
-        if token.cs and token.text == "left":
+        if token.cs and token.text == opener:
             depth += 1
-        elif token.cs and token.text == "right":
+        elif token.cs and token.text == closer:
             depth -= 1
-            if depth < 0:
-                return ["\\right without a matching \\left"]
+        yield token, depth
+
+
+def _left_right(tokens: list[Token], tex: str) -> list[str]:
+    depth = 0
+    for _, depth in _nesting(tokens, "left", "right"):
+        if depth < 0:
+            return ["\\right without a matching \\left"]
     return ["\\left without a matching \\right (use \\right. for an invisible one)"] if depth > 0 else []
 
 
@@ -290,13 +297,8 @@ def _suggest(name: str, known) -> str:
 def _ampersands(tokens: list[Token], tex: str) -> list[str]:
     if any(t.cs and t.text in _PLAIN_ALIGNMENTS for t in tokens):
         return []
-    depth = 0
-    for token in tokens:
-        if token.cs and token.text == "begin":
-            depth += 1
-        elif token.cs and token.text == "end":
-            depth -= 1
-        elif token.text == "&" and not token.cs and depth <= 0:
+    for token, depth in _nesting(tokens, "begin", "end"):
+        if token.text == "&" and not token.cs and depth <= 0:
             return ["'&' outside an alignment: use it inside \\begin{aligned}..\\end{aligned}, cases or a matrix, or write \\& for the character"]
     return []
 
