@@ -1,0 +1,62 @@
+"""Packages whose inputs did not change are not rebuilt, and rebuilt ones equal a fresh build."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from anki_engine import import_package, new_collection, render_all, visible_text
+
+from deckgen import BuildConfig, build
+
+
+def topic(deck_id: str, n: int) -> str:
+    notes = "\n".join(f"## 问题 {i} $x_{i}$？ {{#{deck_id}-q{i}}}\n\n- 答案 {i}：$a_{{{i}}} * b$\n" for i in range(n))
+    cloze = f"## 填空 {{#{deck_id}-cloze}}\n\n{{{{c1::甲}}}} 与 {{{{c2::乙}}}} 与 {{{{c1::丙}}}}\n"
+    reversed_note = f"## 正面 {{#{deck_id}-rev}}\ntype: reversed\n\n反面\n"
+    return f"---\ndeck: 复用::{deck_id}\nid: {deck_id}\n---\n\n{notes}\n{cloze}\n{reversed_note}"
+
+
+def packages(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((root / "dist").iterdir())}
+
+
+def test_one_note_edit_rebuilds_two_packages_equal_to_a_fresh_build(project, tmp_path):
+    root = project({"content/a.md": topic("a", 20), "content/b.md": topic("b", 20), "content/c.md": topic("c", 20)})
+    build(BuildConfig(root=root, now=1_800_000_000))
+    before = packages(root)
+    path = root / "content/a.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("答案 3：", "答案 3（改）："), encoding="utf-8")
+    report = build(BuildConfig(root=root, now=1_800_000_100))
+    assert report.stats["packages_built"] == 2
+    after = packages(root)
+    assert {name for name in after if after[name] != before[name]} == {"a.apkg", "all.apkg"}
+
+    fresh = tmp_path / "fresh"
+    shutil.copytree(root, fresh, ignore=shutil.ignore_patterns(".deckgen-cache", "dist"))
+    build(BuildConfig(root=fresh, now=1_800_000_200))  # the lock file decides every mod time, not `now`
+    assert packages(fresh) == after
+
+
+def test_a_missing_or_damaged_unchanged_package_is_rebuilt(project):
+    root = project({"content/a.md": topic("a", 5), "content/b.md": topic("b", 5)})
+    build(BuildConfig(root=root, now=1_800_000_000))
+    good = packages(root)
+    (root / "dist/b.apkg").unlink()
+    (root / "dist/all.apkg").write_bytes(b"not a package")
+    report = build(BuildConfig(root=root, now=1_800_000_100))
+    assert report.stats["packages_built"] == 2
+    assert packages(root) == good
+
+
+def test_packages_written_in_one_pass_import_with_every_card(project, tmp_path):
+    root = project({"content/a.md": topic("a", 3)})
+    build(BuildConfig(root=root))
+    col = new_collection(tmp_path / "col")
+    log = import_package(col, root / "dist/a.apkg")
+    assert len(log.new) == 5
+    # 3 basic notes, a cloze note with deletions c1 and c2, a reversed note with two cards
+    assert col.card_count() == 3 + 2 + 2
+    cards = render_all(col)
+    assert all(card.question.strip() and card.answer.strip() for card in cards)
+    hides = sorted(tuple(w for w in "甲乙丙" if w not in visible_text(c.question)) for c in cards if "[...]" in c.question)
+    assert hides == [("乙",), ("甲", "丙")]  # the c2 card and the c1 card
