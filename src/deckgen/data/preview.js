@@ -32,7 +32,7 @@
   }
 
   setMode(stored("mode", ["day", "night"], "day"));
-  setView(stored("view", ["phone", "desktop"], "desktop"));
+  setView(stored("view", ["phone", "desktop"], window.innerWidth < 800 ? "phone" : "desktop"));
   document.querySelectorAll(".pv-mode").forEach(function (b) {
     b.addEventListener("click", function () { setMode(b.dataset.mode); remember("mode", b.dataset.mode); });
   });
@@ -51,17 +51,23 @@
     }
     for (var j = 0; j < tags.length; j++) {
       var want = tags[j];
-      var hit = card.g.some(function (g) { g = g.toLowerCase(); return g === want || g.indexOf(want + "::") === 0; });
+      var hit = card.g.some(function (g) { return want.test(g.toLowerCase()); });
       if (!hit) return false;
     }
     return true;
+  }
+
+  // As in Anki's browser: tag:x matches x and its children x::y; * is a wildcard.
+  function tagPattern(tag) {
+    var body = tag.split("*").map(function (part) { return part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"); }).join(".*");
+    return new RegExp("^" + body + "(::.*)?$");
   }
 
   function search(query) {
     var words = [], tags = [];
     query.toLowerCase().split(/\s+/).forEach(function (w) {
       if (!w) return;
-      if (w.indexOf("tag:") === 0) { if (w.length > 4) tags.push(w.slice(4)); } else words.push(w);
+      if (w.indexOf("tag:") === 0) { if (w.length > 4) tags.push(tagPattern(w.slice(4))); } else words.push(w);
     });
     if (!words.length && !tags.length) { results.hidden = true; results.textContent = ""; return; }
     var found = index.cards.filter(function (c) { return matches(c, words, tags); });
