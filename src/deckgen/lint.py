@@ -29,7 +29,7 @@ from .errors import BuildFailed, ContentError
 from .records import CompiledTopic, Location, Topic
 
 ERROR, WARNING = "error", "warning"
-KEY_POINTS_LIMIT = 200  # reading units (a CJK character, a Latin word, a formula counts 3); the guide asks ~150
+KEY_POINTS_LIMIT = 300  # reading units (a CJK character, a Latin word; a formula counts 3): twice the guide's ~150
 ANSWER_LIMIT = 1800  # beyond this a card is a page, not a card: split it
 MEDIA_NAME_LIMIT = 120  # bytes; Anki truncates longer names, breaking the card's reference
 PLACEHOLDERS = ("在这里插入图片描述", "TODO", "TBD", "待补充", "待完善", "lorem ipsum")
@@ -37,8 +37,10 @@ _BUILD_CHECKS = (
     (re.compile(r"^unknown figure|^figure '"), "figure"),
     (re.compile(r"^formula "), "formula"),
     (re.compile(r"^note has no id"), "missing-id"),
+    (re.compile(r"<script>|event-handler attribute|' URL in the note|^raw <\w+> tag"), "html"),
 )
-_SECTION_RE = re.compile(r"<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][ >]|<hr[ >/]")
+_LABEL_RE = re.compile(r"^\s*(?:<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][^>]*>.*?</h[3-6]>)", re.S)
+_FIRST_BLOCK_RE = re.compile(r"<(ul|ol|p|table|blockquote|figure)[\s>].*?</\1>", re.S)
 _MATH_RE = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]", re.S)
 _TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 _WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$")
@@ -202,14 +204,11 @@ def reading_units(card_html: str) -> int:
 
 
 def key_points(answer_html: str) -> str:
-    """The answer up to its first section break after some content (a bold-only paragraph such as
-    **细节**, a ### heading, or a rule); a leading label such as **要点** is skipped."""
-    start = 0
-    for match in _SECTION_RE.finditer(answer_html):
-        if reading_units(answer_html[start:match.start()]) > 0:
-            return answer_html[start:match.start()]
-        start = match.end()
-    return answer_html[start:]
+    """The answer's first block after any leading label such as **要点**: its first list when it
+    opens with one (the guide's "2-5 short bullets first"), else its first paragraph."""
+    rest = _LABEL_RE.sub("", answer_html, count=1).lstrip()
+    block = _FIRST_BLOCK_RE.match(rest)
+    return block.group(0) if block else rest
 
 
 def _answers(topics: list[CompiledTopic]) -> list[Finding]:
@@ -267,7 +266,7 @@ def _raw_html(topics: list[CompiledTopic], sources: dict[str, list[str]]) -> lis
             end = next((line for line in note_starts if line > note.location.line), len(lines) + 1)
             for what, needle in dict.fromkeys(parser.found):
                 line = next((i for i in range(note.location.line, end) if needle.lower() in lines[i - 1].lower()), note.location.line)
-                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML that runs code: {what}", "remove it; cards must not run scripts (AnkiWeb and AnkiMobile strip or refuse them)")))
+                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML that runs code: {what}", "remove it: a shared deck must not run code on the reviewer's device (deckgen cards need none)")))
     return out
 
 
@@ -311,5 +310,6 @@ def _exact_formulas(config: BuildConfig, findings: list[Finding], skipped: list[
     except mathcheck.CheckUnavailable as exc:
         skipped.append(f"formula (exact MathJax check): {exc}")
         return []
-    known = {str(f.problem) for f in findings}
-    return [Finding(_build_check(p.message) if p.message.startswith("formula") else "build", ERROR, p) for p in problems if str(p) not in known]
+    # The build's fast check may have named the same formula already: one finding per place.
+    known = {str(f.problem) for f in findings} | {f.problem.location for f in findings if f.check == "formula"}
+    return [Finding(_build_check(p.message), ERROR, p) for p in problems if str(p) not in known and p.location not in known]
