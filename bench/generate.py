@@ -68,18 +68,20 @@ def generate(root: Path, notes: int, topics: int = 10, seed: int = 0) -> Path:
     content = root / "content"
     content.mkdir(parents=True, exist_ok=True)
     figures_count = SCRIPTS * FIGURES_PER_SCRIPT
+    written = 0  # notes so far: every tenth note of the whole set has a code block
     for t in range(topics):
         count = notes // topics + (1 if t < notes % topics else 0)
         parts = [f"---\ndeck: 基准测试::主题 {t:02d}\nid: topic-{t:02d}\ntags: [bench, topic::{t:02d}]\n---\n"]
         for i in range(count):
             figure = t if t < figures_count and i == 0 else None
-            parts.append(_note(rng, t, i, figure))
+            parts.append(_note(rng, t, i, figure, code=written % 10 == 3))
+            written += 1
         (content / f"topic-{t:02d}.md").write_text("\n".join(parts), encoding="utf-8")
     _write_figures(root / "figures")
     return root
 
 
-def _note(rng: random.Random, topic: int, index: int, figure: int | None) -> str:
+def _note(rng: random.Random, topic: int, index: int, figure: int | None, code: bool) -> str:
     term = rng.choice(TERMS)
     lines = [f"## {rng.choice(QUESTIONS)}{term}？ (T{topic} Q{index}) {{#t{topic}-n{index}}}"]
     if index % 7 == 0:
@@ -90,7 +92,7 @@ def _note(rng: random.Random, topic: int, index: int, figure: int | None) -> str
     lines += ["", f"{rng.choice(EN)} {rng.choice(EN)} In symbols, {rng.choice(INLINE)} holds.", ""]
     lines += ["$$", rng.choice(DISPLAY), "$$", ""]
     lines.append(f"1. {rng.choice(ZH)}\n2. {rng.choice(EN)}")
-    if index % 10 == 3:
+    if code:
         lang, code = rng.choice(CODE)
         lines += ["", f"```{lang}", code, "```"]
     if figure is not None:
