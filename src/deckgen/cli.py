@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from .config import BuildConfig
-from .errors import BuildFailed
+from .errors import BuildFailed, file_error
 from .records import BuildReport
 
 
@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except BuildFailed as failed:
         _print_errors(failed)
+        return 1
+    except OSError as exc:  # outside a build (e.g. `ids --write` on a read-only file)
+        _print_errors(BuildFailed([file_error(exc, exc.filename or str(args.root))]))
         return 1
     except KeyboardInterrupt:
         print("deckgen: interrupted; dist/ and the lock file are as they were before this build", file=sys.stderr)
@@ -83,6 +86,7 @@ def _build_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
     parser.add_argument("--math-images", action="store_true", help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
     parser.add_argument("--figure-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per figure (default: 60)")
+    parser.add_argument("--sympy-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per sympy block (default: 60)")
 
 
 def config_from(args) -> BuildConfig:
@@ -94,6 +98,7 @@ def config_from(args) -> BuildConfig:
         math_images=getattr(args, "math_images", False),
         progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
         figure_timeout=getattr(args, "figure_timeout", 60.0),
+        sympy_timeout=getattr(args, "sympy_timeout", 60.0),
     )
 
 
@@ -135,10 +140,11 @@ def _print_errors(failed: BuildFailed) -> None:
 
 
 def _run_ids(args) -> int:
-    from .ids import existing_ids, missing_ids, write_ids
+    from .ids import check_readable, existing_ids, missing_ids, write_ids
 
     content = args.root.resolve() / "content"
     paths = sorted(content.glob("*.md"))
+    check_readable(paths, lambda path: str(path.relative_to(args.root.resolve())))
     if args.write:
         taken = existing_ids(paths)
         total = 0

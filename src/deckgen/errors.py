@@ -6,6 +6,7 @@ author fixes a whole file in one round instead of one error per build.
 """
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 
 from .records import Location
@@ -22,6 +23,19 @@ class ContentError:
     def __str__(self) -> str:
         text = f"{self.location}: {self.message}"
         return f"{text} — {self.hint}" if self.hint else text
+
+
+def file_error(exc: OSError, path: str) -> ContentError:
+    """A file system error (disk full, read-only, a file in the way) as a message with a fix."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        hint = "free some disk space (or write elsewhere with --dist), then try again"
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "make it writable, or write elsewhere with --dist"
+    elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        hint = "a file or folder is in the way: move it, or write elsewhere with --dist"
+    else:
+        hint = "check that the path exists and is readable and writable, then try again"
+    return ContentError(Location(path), f"could not read or write: {exc.strerror or exc}", hint)
 
 
 class BuildFailed(Exception):

@@ -10,10 +10,21 @@ import hashlib
 import re
 from pathlib import Path
 
-from .parse import HEADING_ID_RE, HEADING_RE
+from .errors import ErrorList
+from .parse import HEADING_ID_RE, HEADING_RE, decode
 from .scan import FENCE_RE
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
+
+
+def check_readable(paths: list[Path], display) -> None:
+    """Raise BuildFailed if a file is not UTF-8 text: writing ids into it would damage it."""
+    errors = ErrorList()
+    for path in paths:
+        found = ErrorList()
+        if decode(path.read_bytes(), display(path), found) is None:
+            errors += found
+    errors.raise_if_any()
 
 
 def missing_ids(path: Path) -> list[tuple[int, str]]:

@@ -10,9 +10,10 @@ import difflib
 import hashlib
 import re
 
+from .config import ALL_PACKAGE
 from .errors import ErrorList
 from .records import Location, Note, NoteKind, Topic
-from .scan import FENCE_RE, TOKEN_RE, Scanned, _Tokens, scan
+from .scan import FENCE_RE, SCRIPT_HINT, TOKEN_RE, Scanned, _Tokens, scan, unsafe_html
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HEADING_RE = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*$")
@@ -20,9 +21,15 @@ HEADING_ID_RE = re.compile(r"^(.*?)\s*\{#([^}]*)\}\s*#*\s*$")
 META_RE = re.compile(r"^(tags|type)\s*:\s*(.*?)\s*$")
 CLOZE_OPEN_RE = re.compile(r"\{\{c(\d*)::")
 QUESTION_END = "???"
-FRONT_MATTER_KEYS = ("deck", "id", "tags", "description")
+FRONT_MATTER_KEYS = ("deck", "id", "tags", "description", "allow_scripts")
+TOP_KEY_RE = re.compile(r"^([^\s#:-][^:]*?)\s*:(\s|$)")
+# File names Windows refuses whatever the extension, so dist/<id>.apkg could not be written there.
+WINDOWS_NAMES = {"con", "prn", "aux", "nul", *(f"{p}{n}" for p in ("com", "lpt") for n in range(10))}
 ID_HINT = "use lowercase letters, digits and '-', at most 64 characters, e.g. {#dilated-conv}"
 TAG_RE = re.compile(r"^[^\s\"]+$")
+MAX_FILE_BYTES = 2 * 2**20  # the largest real topic is ~30 KiB; anything this big is a mistake
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newline and form feed are fine
 
 
 def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
@@ -34,7 +41,7 @@ def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
     header, body_start = _front_matter(lines, path, errors)
     if header is None:
         return None
-    notes = _notes(lines, body_start, path, errors)
+    notes = _notes(lines, body_start, path, errors, header["allow_scripts"])
     if not notes and not any(e.location.path == path for e in errors):
         errors.add(Location(path, body_start + 1), "no notes in this file", "add a note: a line '## question {#id}' followed by its answer")
     return Topic(
@@ -49,7 +56,18 @@ def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
 
 
 def decode(data: bytes, path: str, errors: ErrorList) -> str | None:
-    """UTF-8 (with or without BOM), any line endings; anything else is an error that says why."""
+    """UTF-8 (with or without BOM), any line endings; anything else is an error that says why.
+
+    A file in another encoding is an error, not decoded with a warning: a guess (GB18030, Big5
+    and Latin-1 all accept many of the same bytes) could put the wrong characters on cards
+    without anyone noticing, and `deckgen ids --write` would then save the guess back.
+    """
+    if not size_ok(len(data), path, errors):
+        return None
+    utf16 = next((name for bom, name in _WIDE_BOMS if data.startswith(bom)), None)
+    if utf16:
+        errors.add(Location(path, 1), f"the file is {utf16}, not UTF-8", f"re-save it as UTF-8 (e.g. `iconv -f {utf16} -t UTF-8`, or 'Save with encoding: UTF-8' in your editor)")
+        return None
     if b"\x00" in data[:8192]:
         errors.add(Location(path, 1), "this is a binary file, not Markdown", "remove it from content/ or give it another extension")
         return None
@@ -64,7 +82,30 @@ def decode(data: bytes, path: str, errors: ErrorList) -> str | None:
             "re-save it as UTF-8 (e.g. `iconv -f GBK -t UTF-8`, or 'Save with encoding: UTF-8' in your editor)",
         )
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    _check_control_characters(text, path, errors)
+    return text
+
+
+def size_ok(size: int, path: str, errors: ErrorList) -> bool:
+    """A topic file over MAX_FILE_BYTES is refused before it is read (it is a mistake, and slow)."""
+    if size <= MAX_FILE_BYTES:
+        return True
+    errors.add(Location(path, 1), f"the file is {size / 2**20:.1f} MiB; a topic file may be at most {MAX_FILE_BYTES // 2**20} MiB", "split it into several topic files")
+    return False
+
+
+def _check_control_characters(text: str, path: str, errors: ErrorList) -> None:
+    """Invisible control characters (pasted terminal colours, NUL) would end up on the cards."""
+    match = CONTROL_RE.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        errors.add(
+            Location(path, line),
+            f"control character U+{ord(match.group()):04X} in column {column}",
+            "delete it (most editors do not show it; it often comes from pasted terminal output)",
+        )
 
 
 def _guess_encoding(data: bytes) -> str:
@@ -102,9 +143,39 @@ def _front_matter(lines: list[str], path: str, errors: ErrorList) -> tuple[dict 
         mark = getattr(exc, "problem_mark", None)
         line = first + 2 + (mark.line if mark else 0)
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        errors.add(Location(path, line), f"front matter is not valid YAML: {problem}", "write one 'key: value' per line; quote values that contain ':' or '#'")
+        tabs = any("\t" in line for line in lines[first + 1 : end])
+        hint = "indent with spaces: YAML does not allow tabs" if tabs else "write one 'key: value' per line; quote values that contain ':' or '#'"
+        errors.add(Location(path, line), f"front matter is not valid YAML: {problem}", hint)
         return None, end + 1
+    _check_repeated_keys(lines, first, end, path, errors)
     return _check_header(header, lines, first, end, path, errors), end + 1
+
+
+def _check_repeated_keys(lines: list[str], first: int, end: int, path: str, errors: ErrorList) -> None:
+    """YAML silently keeps the last of two equal keys; the author meant one of them."""
+    seen: dict[str, int] = {}
+    for i in range(first + 1, end):
+        match = TOP_KEY_RE.match(lines[i])
+        if not match:
+            continue
+        key = match.group(1)
+        if key in seen:
+            errors.add(Location(path, i + 1), f"front matter key '{key}' is given twice (also on line {seen[key]})", "keep only one of them")
+        else:
+            seen[key] = i + 1
+
+
+def key_line(data: bytes, key: str) -> int:
+    """The line of `key:` in a file's front matter (1 when it is not there), for messages."""
+    lines = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n").split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
+    for i, line in enumerate(lines[first + 1 :], start=first + 1):
+        if line.strip() in ("---", "..."):
+            break
+        match = TOP_KEY_RE.match(line)
+        if match and match.group(1) == key:
+            return i + 1
+    return 1
 
 
 def _check_header(header, lines, first, end, path, errors: ErrorList) -> dict | None:
@@ -133,6 +204,12 @@ def _check_header(header, lines, first, end, path, errors: ErrorList) -> dict | 
         shown = f" (got {deck_id!r})" if deck_id is not None else ""
         errors.add(Location(path, line_of("id")), f"front matter needs 'id', a stable deck id{shown}", "use lowercase letters, digits and '-', e.g. 'id: conv'; never change it once published")
         ok = False
+    elif deck_id == ALL_PACKAGE:
+        errors.add(Location(path, line_of("id")), f"deck id '{ALL_PACKAGE}' is reserved for the package with every topic", "choose another id")
+        ok = False
+    elif deck_id in WINDOWS_NAMES:
+        errors.add(Location(path, line_of("id")), f"deck id '{deck_id}' is a reserved file name on Windows, so {deck_id}.apkg could not be saved there", f"choose another id, e.g. '{deck_id}-deck'")
+        ok = False
     tags = header.get("tags", [])
     if isinstance(tags, str):
         tags = tags.split()
@@ -143,12 +220,21 @@ def _check_header(header, lines, first, end, path, errors: ErrorList) -> dict | 
     if not isinstance(description, str):
         errors.add(Location(path, line_of("description")), "front matter 'description' must be text", "write e.g. 'description: 卷积与感受野'")
         ok = False
+    allow_scripts = header.get("allow_scripts", False)
+    if not isinstance(allow_scripts, bool):
+        errors.add(Location(path, line_of("allow_scripts")), f"front matter 'allow_scripts' must be true or false (got {allow_scripts!r})", "write 'allow_scripts: true' only if this deck's cards really need scripts, else remove the line")
+        ok = False
+    elif isinstance(description, str) and not allow_scripts:
+        for problem, _ in unsafe_html(description):
+            errors.add(Location(path, line_of("description")), f"{problem} in the deck description", SCRIPT_HINT)
+            ok = False
     if not ok:
         return None
-    return {"deck": "::".join(p.strip() for p in deck.split("::")), "id": deck_id, "tags": tags, "description": description.strip()}
+    deck = "::".join(p.strip() for p in deck.split("::"))
+    return {"deck": deck, "id": deck_id, "tags": tags, "description": description.strip(), "allow_scripts": allow_scripts}
 
 
-def _notes(lines: list[str], start: int, path: str, errors: ErrorList) -> list[Note]:
+def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> list[Note]:
     """Split the body at `##` headings (outside fenced code) and parse each note."""
     headings = []
     fence = None
@@ -169,7 +255,7 @@ def _notes(lines: list[str], start: int, path: str, errors: ErrorList) -> list[N
     notes, seen = [], {}
     for n, i in enumerate(headings):
         end = headings[n + 1] if n + 1 < len(headings) else len(lines)
-        note = _note(lines, i, end, path, errors)
+        note = _note(lines, i, end, path, errors, allow_scripts)
         if note is None:
             continue
         if note.note_id in seen:
@@ -180,7 +266,7 @@ def _notes(lines: list[str], start: int, path: str, errors: ErrorList) -> list[N
     return notes
 
 
-def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList) -> Note | None:
+def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> Note | None:
     where = Location(path, start + 1)
     title = HEADING_RE.match(lines[start]).group(1)
     id_match = HEADING_ID_RE.match(title)
@@ -208,8 +294,8 @@ def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList) 
     if kind is NoteKind.CLOZE and split is None:
         # A cloze note's deletions live in the body: without '???' title and body form the text.
         question, answer = question[:1] + answer, []
-    front_scan = _scan_parts(question, path, errors, tokens)
-    back_scan = _scan_parts(answer, path, errors, tokens)
+    front_scan = _scan_parts(question, path, errors, tokens, allow_scripts)
+    back_scan = _scan_parts(answer, path, errors, tokens, allow_scripts)
     if kind is NoteKind.CLOZE:
         _check_cloze(front_scan.text, [f.tex for _, f in front_scan.formulas], where, errors)
     if not back_scan.text.strip() and kind is not NoteKind.CLOZE:
@@ -238,14 +324,14 @@ def _part(lines: list[str], first_index: int) -> tuple[str, int]:
     return "\n".join(lines).strip("\n"), first_index + 1 + lead
 
 
-def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: _Tokens) -> Scanned:
+def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: _Tokens, allow_scripts: bool = False) -> Scanned:
     """Scan each part with its own line numbers and join them as paragraphs."""
     merged = Scanned(text="")
     texts = []
     for text, first_line in parts:
         if not text.strip():
             continue
-        part = scan(text, path, first_line, errors, tokens)
+        part = scan(text, path, first_line, errors, tokens, allow_scripts)
         texts.append(part.text)
         merged.formulas += part.formulas
         merged.media += part.media

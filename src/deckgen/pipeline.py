@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import unicodedata
+from collections import Counter
 import os
 import time
 from contextlib import contextmanager
@@ -25,8 +27,8 @@ from pathlib import Path
 from . import compute, figures, lockfile, media, store, texcheck
 from .cache import Cache, atomic_write, key_for, sha256
 from .config import ALL_PACKAGE, BuildConfig
-from .errors import BuildFailed, ContentError, ErrorList
-from .parse import parse_topic
+from .errors import BuildFailed, ContentError, ErrorList, file_error
+from .parse import key_line, parse_topic, size_ok
 from .records import BuildReport, CompiledTopic, Location, Note, RenderedNote, Topic
 from .render import render_key, render_note, sympy_html
 
@@ -59,29 +61,59 @@ class Gathered:
 def build(config: BuildConfig) -> BuildReport:
     """Build every topic in `config.content_dir` into `config.dist_dir`."""
     started = time.perf_counter()
-    with _exclusive(config):
-        inputs = read_inputs(config)
-        state = store.load_state(config.cache_dir)
-        report = _unchanged(config, inputs, state)
-        if report is None:
-            gathered = gather(config, inputs, state)
-            report = _write(config, gathered, inputs)
+    place = config.cache_dir  # where an OSError without a file name most likely happened
+    try:
+        with _exclusive(config):
+            inputs = read_inputs(config)
+            state = store.load_state(config.cache_dir)
+            report = _unchanged(config, inputs, state)
+            if report is None:
+                gathered = _gather_intact(config, inputs, state)
+                place = config.dist_dir
+                report = _write(config, gathered, inputs)
+    except OSError as exc:  # disk full, read-only or missing folders: the user's to fix, not a bug
+        raise BuildFailed([_os_error(config, exc, place)]) from None
     report.stats["seconds"] = round(time.perf_counter() - started, 3)
     return report
+
+
+def _gather_intact(config: BuildConfig, inputs: Inputs, state: dict) -> Gathered:
+    """`gather`, checking that every media file still has the bytes its name promises.
+
+    A damaged file in the cache is deleted and made again from its source (the integrity-checked
+    figure cache, or the image in content/), never packaged.
+    """
+    for _ in range(2):
+        gathered = gather(config, inputs, state)
+        damaged = [path for path in gathered.media_files.values() if not media.intact(path)]
+        if not damaged:
+            return gathered
+        for path in damaged:
+            path.unlink(missing_ok=True)
+    where = Location(config.display(damaged[0]))
+    raise BuildFailed([ContentError(where, "this cached media file is damaged and could not be made again", f"delete {config.display(config.cache_dir)} and build again")])
+
+
+def _os_error(config: BuildConfig, exc: OSError, place: Path) -> ContentError:
+    return file_error(exc, config.display(Path(exc.filename)) if exc.filename else config.display(place))
 
 
 def read_inputs(config: BuildConfig) -> Inputs:
     if not config.content_dir.is_dir():
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "content folder not found", "create it and put one Markdown file per topic in it")])
-    content, assets = {}, []
+    content, assets, errors = {}, [], ErrorList()
     for path in sorted(config.content_dir.rglob("*")):
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(config.content_dir).parts):
             continue
-        digest = sha256(path.read_bytes())
+        size = path.stat().st_size
         if path.suffix == ".md" and path.parent == config.content_dir:
-            content[config.display(path)] = digest
+            if size_ok(size, config.display(path), errors):
+                content[config.display(path)] = sha256(path.read_bytes())
+        elif size > media.MAX_IMAGE_BYTES:  # refused if a note uses it: not worth reading
+            assets.append((str(path.relative_to(config.content_dir)), f"{size}:{path.stat().st_mtime_ns}"))
         else:
-            assets.append((str(path.relative_to(config.content_dir)), digest))
+            assets.append((str(path.relative_to(config.content_dir)), sha256(path.read_bytes())))
+    errors.raise_if_any()
     if not content:
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "no Markdown files in the content folder", "add a topic file such as content/conv.md")])
     scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
@@ -123,7 +155,8 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
         topic = parse_topic((config.root / path).read_bytes(), path, errors)
         if topic is not None:
             parsed.append(topic)
-    _check_across_topics([*compiled.values(), *parsed], errors)
+    _check_across_topics(config, [*compiled.values(), *parsed], errors)
+    _check_deck_ids_kept(config, [*compiled.values(), *parsed], errors)
     figure_media, rendered_figures = _figures(config, parsed, known, cache, errors)
     blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
     sympy_results, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_timeout)
@@ -157,24 +190,60 @@ def _media_present(config: BuildConfig, topic: CompiledTopic) -> bool:
     return all((config.cache_dir / "media" / name).exists() for note in topic.notes for name in note.media)
 
 
-def _check_across_topics(topics: list[Topic | CompiledTopic], errors: ErrorList) -> None:
-    deck_ids: dict[str, Location] = {}
-    deck_names: dict[str, Location] = {}
+def _check_across_topics(config: BuildConfig, topics: list[Topic | CompiledTopic], errors: ErrorList) -> None:
+    """Deck ids, deck names and note ids must be unique; a clash is reported in the later file by
+    path, whether the topics came from the cache or not."""
+    deck_ids: dict[str, tuple[Location, str]] = {}
+    deck_names: dict[str, tuple[Location, str]] = {}
     note_ids: dict[str, Location] = {}
-    for topic in topics:
-        if topic.deck_id == ALL_PACKAGE:
-            errors.add(topic.location, f"deck id '{ALL_PACKAGE}' is reserved for the package with every topic", "choose another id")
-        for seen, value, what in ((deck_ids, topic.deck_id, "deck id"), (deck_names, topic.deck_name, "deck name")):
-            if value in seen:
-                errors.add(topic.location, f"{what} '{value}' is also used by {seen[value].path}", f"give each topic its own {what}")
+    for topic in sorted(topics, key=lambda t: t.location.path):
+        for seen, value, key, what in ((deck_ids, topic.deck_id, "id", "deck id"), (deck_names, topic.deck_name, "deck", "deck name")):
+            # Anki matches deck names ignoring case (and Unicode normalisation): two such decks merge.
+            folded = unicodedata.normalize("NFC", value).casefold()
+            if folded in seen:
+                where, other = seen[folded]
+                also = f" ('{other}': Anki ignores case)" if other != value else ""
+                errors.add(_key_location(config, topic, key), f"{what} '{value}' is also used by {where.path}{also}", f"give each topic its own {what}")
             else:
-                seen[value] = topic.location
+                seen[folded] = (topic.location, value)
         for note in topic.notes:
-            note_id = note.note_id if isinstance(note, Note) else note.key.split("/", 1)[1]
+            note_id = _note_id(note)
             if note_id in note_ids:
                 errors.add(note.location, f"note id '{note_id}' is also used at {note_ids[note_id]}", "note ids must be unique across all topics; rename one")
             else:
                 note_ids[note_id] = note.location
+
+
+def _note_id(note: Note | RenderedNote) -> str:
+    return note.note_id if isinstance(note, Note) else note.key.split("/", 1)[1]
+
+
+def _key_location(config: BuildConfig, topic: Topic | CompiledTopic, key: str) -> Location:
+    """The line of a front matter key, read again from the file (only when reporting an error)."""
+    return Location(topic.location.path, key_line((config.root / topic.location.path).read_bytes(), key))
+
+
+def _check_deck_ids_kept(config: BuildConfig, topics: list[Topic | CompiledTopic], errors: ErrorList) -> None:
+    """A new deck id holding the notes of a deck id that is gone: the author changed `id:`.
+
+    Every GUID derives from the deck id, so Anki would import all those notes as new ones and
+    keep the old ones, with their review history, as duplicates.
+    """
+    old_keys = lockfile.load(config.lock_path).get("notes", {})
+    current = {topic.deck_id for topic in topics}
+    old_decks = {key.split("/", 1)[0] for key in old_keys}
+    gone = {note_id: deck for deck, _, note_id in (key.partition("/") for key in old_keys) if deck not in current}
+    for topic in topics:
+        if topic.deck_id in old_decks:
+            continue
+        moved = Counter(gone[_note_id(note)] for note in topic.notes if _note_id(note) in gone)
+        if moved:
+            old, count = moved.most_common(1)[0]
+            errors.add(
+                _key_location(config, topic, "id"),
+                f"the deck id changed from '{old}' to '{topic.deck_id}': Anki would add its {count} notes again as new ones, and the old ones would keep their review history as duplicates",
+                f"keep 'id: {old}' (change 'deck:' to rename the deck); to start over on purpose, first delete the '{old}/…' entries from {config.display(config.lock_path)}",
+            )
 
 
 def _figures(config, topics, known, cache, errors):
@@ -303,16 +372,26 @@ def _write(config: BuildConfig, gathered: Gathered, inputs: Inputs) -> BuildRepo
 
 
 def _replace_outputs(config: BuildConfig, packages: dict[str, bytes]) -> list[str]:
-    """Write each package next to its target, then rename; unchanged files are not touched."""
+    """Stage every changed package next to its target, then rename them all; unchanged files are
+    not touched. A full disk or an interrupt while staging leaves dist/ as it was."""
     config.dist_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, data in sorted(packages.items()):
-        target = config.dist_dir / name
-        if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
-            continue
-        atomic_write(target, data)
-        written.append(str(target))
-    return written
+    for leftover in config.dist_dir.glob(".*.apkg.*"):  # staged by a build that was killed
+        leftover.unlink(missing_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data in sorted(packages.items()):
+            target = config.dist_dir / name
+            if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
+                continue
+            staged.append((target.with_name(f".{name}.staged"), target))
+            atomic_write(staged[-1][0], data)
+    except BaseException:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise
+    for temporary, target in staged:
+        os.replace(temporary, target)
+    return [str(target) for _, target in staged]
 
 
 def _intact_outputs(config: BuildConfig, state: dict, keys: dict[str, str]) -> dict[str, str]:

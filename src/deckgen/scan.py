@@ -11,6 +11,7 @@ gives all three. Code spans and fenced code blocks are copied through untouched,
 """
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass, field
 
@@ -21,6 +22,21 @@ TOKEN_RE = re.compile(r"DGTOK(\d+)Z")
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
 BACKTICKS_RE = re.compile(r"`+")
 IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+UNREAD_IMAGE_RE = re.compile(r"!\[[^\]\n]*\](?:\([^)\n]*\)?|\[[^\]\n]*\]?)")  # what IMAGE_RE left: spaces, references
+RAW_IMG_RE = re.compile(r"<img\b", re.I)
+SCRIPT_RE = re.compile(r"<script\b", re.I)
+HANDLER_RE = re.compile(r"<[a-z][^<>]*?[\s/\"'](on[a-z]+)\s*=", re.I)
+# A scheme where a browser would follow it: a link target, an autolink, an attribute value or a
+# reference definition. Browsers skip whitespace inside the scheme, so the pattern does too.
+_SCHEMES = ("javascript:", "vbscript:", "data:text/html")
+SCRIPT_URL_RE = re.compile(
+    r"(?:\]\(\s*<?|<|=\s*[\"']?|\]:)\s*(" + "|".join(r"\s*".join(map(re.escape, scheme)) for scheme in _SCHEMES) + ")",
+    re.I,
+)
+SCRIPT_HINT = (
+    "remove it: cards run no scripts unless the deck opts in (show code in a ``` block instead); "
+    "if this deck really needs them, set 'allow_scripts: true' in its front matter"
+)
 
 
 @dataclass
@@ -43,8 +59,12 @@ class _Tokens:
         return token
 
 
-def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: _Tokens | None = None) -> Scanned:
-    """Replace formulas, images and ```sympy blocks in `text` by tokens; report bad ones."""
+def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: _Tokens | None = None, allow_scripts: bool = False) -> Scanned:
+    """Replace formulas, images and ```sympy blocks in `text` by tokens; report bad ones.
+
+    Raw HTML is passed on, except what would run code on the card (`<script>`, `on...=`
+    attributes, `javascript:` URLs), which is an error unless `allow_scripts`.
+    """
     tokens = tokens or _Tokens()
     out = Scanned(text="")
     pieces: list[str] = []
@@ -54,7 +74,7 @@ def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: _Toke
 
     def flush_prose() -> None:
         if prose:
-            pieces.append(_scan_prose(prose, path, errors, tokens, out))
+            pieces.append(_scan_prose(prose, path, errors, tokens, out, allow_scripts))
             prose.clear()
 
     while i < len(lines):
@@ -94,7 +114,7 @@ def _closing_fence(lines: list[str], start: int, marker: str) -> int | None:
     return None
 
 
-def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, tokens: _Tokens, out: Scanned) -> str:
+def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, tokens: _Tokens, out: Scanned, allow_scripts: bool = False) -> str:
     """Scan lines outside fenced code for code spans, math and images."""
     text = "\n".join(line for _, line in numbered)
     line_starts = []  # offset of each line in `text`
@@ -114,6 +134,7 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
         return numbered[lo][0]
 
     result: list[str] = []
+    lifted: list[tuple[int, int]] = []  # code spans, formulas, images and escapes: not HTML
     pos = 0
     n = len(text)
     while pos < n:
@@ -123,13 +144,17 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
                 result.append("&#36;")
             else:
                 result.append(text[pos : pos + 2])
+            lifted.append((pos, pos + 2))
             pos += 2
         elif ch == "`":
             end = _code_span_end(text, pos)
             result.append(text[pos:end])
+            lifted.append((pos, end))
             pos = end
         elif ch == "$":
-            pos = _lift_formula(text, pos, path, line_of, errors, tokens, out, result)
+            end = _lift_formula(text, pos, path, line_of, errors, tokens, out, result)
+            lifted.append((pos, end))
+            pos = end
         elif ch == "!" and text.startswith("![", pos):
             match = IMAGE_RE.match(text, pos)
             if match:
@@ -137,6 +162,7 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
                 caption, target = match.group(1).strip(), match.group(2)
                 out.media.append(MediaRef(target, caption, token, Location(path, line_of(pos))))
                 result.append(token)
+                lifted.append((pos, match.end()))
                 pos = match.end()
             else:
                 result.append(ch)
@@ -144,7 +170,46 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
         else:
             result.append(ch)
             pos += 1
+    _check_html(_blank_out(text, lifted), line_of, path, errors, allow_scripts)
     return "".join(result)
+
+
+def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
+    """`text` with code spans, formulas and images replaced by spaces (newlines and offsets kept)."""
+    parts, last = [], 0
+    for start, end in spans:
+        parts += [text[last:start], re.sub(r"[^\n]", " ", text[start:end])]
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _check_html(prose: str, line_of, path: str, errors: ErrorList, allow_scripts: bool) -> None:
+    """Report raw HTML that would run code or show a file deckgen does not package."""
+    if not allow_scripts:
+        for problem, pos in unsafe_html(prose):
+            errors.add(Location(path, line_of(pos)), f"{problem} in the note", SCRIPT_HINT)
+    for match in RAW_IMG_RE.finditer(prose):
+        errors.add(Location(path, line_of(match.start())), "raw <img> tag: deckgen does not check or package the file it shows", "write ![caption](path/to/image.png) instead")
+    for match in UNREAD_IMAGE_RE.finditer(prose):
+        errors.add(
+            Location(path, line_of(match.start())),
+            f"image '{match.group()}' cannot be read",
+            "write ![caption](path/to/image.png): a path without spaces (rename the file) and no reference-style [label]",
+        )
+
+
+def unsafe_html(text: str) -> list[tuple[str, int]]:
+    """(problem, offset) for each `<script>`, event-handler attribute and script URL in `text`."""
+    found = [("<script>", m.start()) for m in SCRIPT_RE.finditer(text)]
+    found += [(f"event-handler attribute '{m.group(1).lower()}'", m.start(1)) for m in HANDLER_RE.finditer(text)]
+    offset = 0
+    for line in text.split("\n"):  # entities decoded line by line, so offsets stay on the right line
+        for match in SCRIPT_URL_RE.finditer(html.unescape(line)):
+            scheme = re.sub(r"\s", "", match.group(1)).lower()
+            found.append((f"'{scheme}' URL", offset))
+        offset += len(line) + 1
+    return sorted(found, key=lambda item: item[1])
 
 
 def _code_span_end(text: str, pos: int) -> int:

@@ -1,0 +1,421 @@
+"""Faults around a build: interrupts, a second build at once, an unwritable or full disk, a damaged
+cache, and the preview server asked for files outside its folder.
+
+Each test runs the real `deckgen` command in a child process and checks what a user would see:
+dist/ and deckgen.lock exactly as they were after a failure, a clear message, and a next build
+that succeeds with the right result.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import REPO, run_deckgen, write_project
+
+from deckgen.serve import PreviewServer
+
+NOTES = 1000  # enough that packaging takes a moment an interrupt can land in
+
+GATE = '''
+import time
+from pathlib import Path
+
+from deckgen.figure_api import figure
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+@figure("gate")
+def gate(fig, pal):
+    """Draws a line; while the file `hold` exists it waits first, so a test can catch the build here."""
+    (PROJECT / "figure-started").touch()
+    while (PROJECT / "hold").exists():
+        time.sleep(0.05)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], color=pal.c[0])
+'''
+
+
+def topic(version: str) -> str:
+    notes = "\n".join(f"## 问题 {i} {{#n{i}}}\n\n答案 {i}（{version}）$x_{{{i}}} * y$\n" for i in range(NOTES))
+    return f"---\ndeck: 故障::测试\nid: t\n---\n\n## 图 {{#fig}}\n\n![门](figure:gate)\n\n![图片](img.png)\n\n{notes}"
+
+
+def sympy_topic() -> str:
+    return "---\ndeck: 故障::计算\nid: s\n---\n\n## 导数 {#d}\n\n```sympy\nx = symbols('x')\nshow(diff(x**3, x))\n```\n"
+
+
+def png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> Path:
+    """A project that built fine once: its dist/, lock file and cache are the starting point."""
+    root = write_project(tmp_path_factory.mktemp("faults") / "proj", {
+        "content/t.md": topic("v1"),
+        "content/s.md": sympy_topic(),
+        "content/img.png": png(),
+        "figures/gate.py": GATE,
+    })
+    result = run_deckgen(root)
+    assert result.code == 0, result.stderr
+    return root
+
+
+def copy_of(built: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(built, root, symlinks=True, ignore=shutil.ignore_patterns("figure-started"))
+    return root
+
+
+def visible(root: Path, dist: Path | None = None) -> dict[str, bytes]:
+    """dist/ (without hidden staging files) and the lock file, byte for byte."""
+    dist = dist or root / "dist"
+    files = {p.name: p.read_bytes() for p in dist.iterdir() if p.is_file() and not p.name.startswith(".")}
+    files["deckgen.lock"] = (root / "deckgen.lock").read_bytes()
+    return files
+
+
+def package_contents(apkg: Path) -> tuple[list[tuple], dict[str, bytes]]:
+    """The notes (guid, fields, tags) and media (name -> bytes) inside a package."""
+    with zipfile.ZipFile(apkg) as z:
+        names = json.loads(z.read("media"))
+        media = {name: z.read(number) for number, name in names.items()}
+        with tempfile.TemporaryDirectory() as folder:
+            db = Path(folder) / "c.anki2"
+            db.write_bytes(z.read("collection.anki2"))
+            con = sqlite3.connect(db)
+            notes = con.execute("select guid, flds, tags from notes order by guid").fetchall()
+            con.close()
+    return notes, media
+
+
+def clean_build(root: Path, tmp_path: Path) -> Path:
+    """A build of the same sources and lock file without cache or dist/; returns its dist/."""
+    clean = tmp_path / "clean"
+    shutil.copytree(root, clean, ignore=shutil.ignore_patterns("dist", ".deckgen-cache", "hold", "figure-started"))
+    result = run_deckgen(clean)
+    assert result.code == 0, result.stderr
+    return clean / "dist"
+
+
+def reference(root: Path, tmp_path: Path) -> dict[str, tuple]:
+    """The notes and media a clean build of the same sources gives."""
+    return {p.name: package_contents(p) for p in sorted(clean_build(root, tmp_path).glob("*.apkg"))}
+
+
+def start(root: Path, *args: str, limit_file_size: int | None = None) -> subprocess.Popen:
+    """The command as `run_deckgen` runs it, but started in its own session (like a shell job)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+
+    def limit() -> None:
+        if limit_file_size is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "deckgen.cli", "--root", str(root), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        env=env, start_new_session=True, preexec_fn=limit,
+    )
+
+
+def _packaging(pid: int) -> bool:
+    """True once the build has loaded sqlite (only the packaging module needs it)."""
+    try:
+        return "_sqlite3" in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:
+        return False
+
+
+def wait_for(condition, proc: subprocess.Popen, what: str, limit: float = 180) -> None:
+    """Poll until `condition()`; the child ending first means the moment was missed."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the build ended before {what}: {out[-500:]} {err[-2000:]}")
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            raise AssertionError(f"{what} never happened")
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+@pytest.mark.parametrize("moment", ["figures", "packaging"])
+def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tmp_path, sig, moment):
+    root = copy_of(built, tmp_path)
+    before = visible(root)
+    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    if moment == "figures":
+        (root / "hold").touch()
+        (root / "figures/gate.py").write_text(GATE + "\n# edited: render again\n", encoding="utf-8")
+        proc = start(root)
+        wait_for(lambda: (root / "figure-started").exists(), proc, "the figure started")
+    else:
+        proc = start(root)
+        wait_for(lambda: _packaging(proc.pid), proc, "packaging started")
+    os.killpg(proc.pid, sig)  # the whole job, as Ctrl-C in a terminal or a killed session does
+    out, err = proc.communicate(timeout=120)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130, out + err
+        assert "interrupted" in err
+        assert "Traceback" not in err, err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert visible(root) == before
+
+    (root / "hold").unlink(missing_ok=True)
+    again = run_deckgen(root)
+    assert again.code == 0, again.stderr
+    assert not [p.name for p in (root / "dist").iterdir() if p.name.startswith(".")]  # no staging files left
+    assert {p.name: package_contents(p) for p in sorted((root / "dist").glob("*.apkg"))} == reference(root, tmp_path)
+
+
+def test_second_build_at_once_is_refused_and_the_first_finishes(built, tmp_path):
+    root = copy_of(built, tmp_path)
+    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
+    (root / "hold").touch()
+    first = start(root)
+    wait_for(lambda: (root / "figure-started").exists(), first, "the figure started")
+    before = visible(root)
+    second = run_deckgen(root)
+    assert second.code == 1
+    assert "another deckgen build is running in this project" in second.stderr
+    assert " — wait for it to finish" in second.stderr and "Traceback" not in second.stderr
+    assert visible(root) == before
+    (root / "hold").unlink()
+    out, err = first.communicate(timeout=180)
+    assert first.returncode == 0, err
+    assert {p.name: package_contents(p) for p in sorted((root / "dist").glob("*.apkg"))} == reference(root, tmp_path)
+
+
+def test_dist_that_is_a_file_is_a_clear_error(built, tmp_path):
+    root = copy_of(built, tmp_path)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("mine")
+    result = run_deckgen(root, "--dist", str(blocker))
+    assert result.code == 1, result.stderr
+    assert f"error: {blocker}: could not read or write: File exists — a file or folder is in the way" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert blocker.read_text() == "mine"
+
+
+def test_dist_under_proc_is_a_clear_error(built, tmp_path):
+    root = copy_of(built, tmp_path)
+    before = visible(root)
+    result = run_deckgen(root, "--dist", "/proc/deckgen-dist")
+    assert result.code == 1, result.stderr
+    assert "error: /proc/deckgen-dist: could not read or write: " in result.stderr
+    assert " — " in result.stderr and "Traceback" not in result.stderr
+    assert visible(root) == before
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """Mount a small tmpfs (tests run as root in the CI container); skip where that is not allowed."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        point = tmp_path / f"mnt{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+def test_read_only_dist_is_a_clear_error(built, tmp_path, tmpfs):
+    root = copy_of(built, tmp_path)
+    dist = tmpfs("1m")
+    for package in (root / "dist").iterdir():
+        shutil.copy(package, dist / package.name)
+    subprocess.run(["mount", "-o", "remount,ro", str(dist)], check=True)
+    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    before = visible(root, dist)
+    result = run_deckgen(root, "--dist", str(dist))
+    assert result.code == 1, result.stderr
+    assert "could not read or write: Read-only file system — make it writable, or write elsewhere with --dist" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert visible(root, dist) == before
+
+
+def test_full_disk_writes_nothing_and_the_next_build_is_right(built, tmp_path, tmpfs):
+    root = copy_of(built, tmp_path)
+    dist = tmpfs("2m")
+    assert run_deckgen(root, "--dist", str(dist)).code == 0
+    (root / "content/t.md").write_text(topic("v2 " + "更长的答案" * 3), encoding="utf-8")
+    filler = dist / "filler"
+    free = shutil.disk_usage(dist).free
+    filler.write_bytes(b"\0" * (free - 8192))  # room for a little, not for a package
+    before = visible(root, dist)
+    result = run_deckgen(root, "--dist", str(dist))
+    assert result.code == 1, result.stderr
+    assert "could not read or write: No space left on device — free some disk space" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert visible(root, dist) == before
+    assert not [p.name for p in dist.iterdir() if p.name.startswith(".")]  # nothing half-written left
+    filler.unlink()
+    again = run_deckgen(root, "--dist", str(dist))
+    assert again.code == 0, again.stderr
+    expected = reference(root, tmp_path)
+    assert {p.name: package_contents(p) for p in sorted(dist.glob("*.apkg"))} == expected
+
+
+def test_file_size_limit_is_a_clear_error(built, tmp_path):
+    """RLIMIT_FSIZE stands in for a full disk where no tmpfs can be mounted."""
+    root = copy_of(built, tmp_path)
+    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    before = visible(root)
+    proc = start(root, limit_file_size=64 * 1024)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + err
+    assert "could not read or write: File too large — free some disk space" in err
+    assert "Traceback" not in err
+    assert visible(root) == before
+    assert not [p.name for p in (root / "dist").iterdir() if p.name.startswith(".")]
+
+
+def _damage(path: Path) -> None:
+    """Flip bytes in the middle of a file, keeping its size (the hardest damage to notice)."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, min(middle + 8, len(data))):
+        data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def test_damaged_cache_is_rebuilt_and_never_packaged(built, tmp_path):
+    root = copy_of(built, tmp_path)
+    cache = root / ".deckgen-cache"
+    damaged = []
+    for kind in ("figure", "sympy", "media"):
+        for entry in (cache / kind).rglob("*"):
+            if entry.is_file():
+                _damage(entry)
+                damaged.append(entry)
+    assert {p.relative_to(cache).parts[0] for p in damaged} == {"figure", "sympy", "media"}
+    (cache / "state.json").write_text("{not json")
+    (root / "dist" / "all.apkg").unlink()  # the state is gone anyway; make sure packages are rebuilt
+    result = run_deckgen(root)
+    assert result.code == 0, result.stderr
+    # The very same bytes as a build without any cache, and every media file what its name says.
+    expected = clean_build(root, tmp_path)
+    assert {p.name: p.read_bytes() for p in (root / "dist").glob("*.apkg")} == {p.name: p.read_bytes() for p in expected.glob("*.apkg")}
+    for name, data in package_contents(root / "dist" / "all.apkg")[1].items():
+        assert hashlib.sha256(data).hexdigest()[:12] in name
+
+
+def test_damaged_lock_file_is_a_clear_error(built, tmp_path):
+    root = copy_of(built, tmp_path)
+    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "deckgen.lock").write_text('{"version": 1, "notes": [')
+    before = visible(root)
+    result = run_deckgen(root)
+    assert result.code == 1
+    assert "error: deckgen.lock:1: the lock file is unreadable" in result.stderr
+    assert " — restore it from version control" in result.stderr and "Traceback" not in result.stderr
+    assert visible(root) == before
+
+
+# ---- the preview server ---------------------------------------------------------------------
+
+
+def _get(port: int, path: str) -> tuple[int, bytes]:
+    """A raw GET: the path is sent exactly as given, not normalised by a client library."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    status = int(data.split(b" ", 2)[1])
+    return status, data.partition(b"\r\n\r\n")[2]
+
+
+TRAVERSALS = [
+    "/../secret.txt",
+    "/../../secret.txt",
+    "/%2e%2e/secret.txt",
+    "/%2E%2E%2Fsecret.txt",
+    "/..%2fsecret.txt",
+    "/.%2e/secret.txt",
+    "/sub/../../secret.txt",
+    "//..//secret.txt",
+    "/..\\secret.txt",
+    "/%2e%2e%5csecret.txt",
+    "/link-out/secret.txt",
+    "/link-file",
+    "/etc/passwd",
+    "/../../../../../../etc/passwd",
+    "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "http://127.0.0.1/../secret.txt",
+]
+
+
+@pytest.fixture
+def preview_server(tmp_path):
+    site = tmp_path / "dist" / "preview"
+    (site / "sub").mkdir(parents=True)
+    (site / "index.html").write_text("<p>cards</p>")
+    (tmp_path / "dist" / "secret.txt").write_text("SECRET-OUTSIDE")
+    os.symlink(tmp_path / "dist", site / "link-out")
+    os.symlink(tmp_path / "dist" / "secret.txt", site / "link-file")
+    with PreviewServer(site, 0) as server:
+        yield server, int(server.url.rsplit(":", 1)[1].strip("/"))
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_preview_server_serves_nothing_outside_its_folder(preview_server, path):
+    _, port = preview_server
+    status, body = _get(port, path)
+    assert status >= 400, (path, status, body[:200])
+    assert b"SECRET-OUTSIDE" not in body and b"root:" not in body
+
+
+def test_preview_server_serves_its_folder_on_loopback_only(preview_server):
+    server, port = preview_server
+    assert server.url.startswith("http://127.0.0.1:")
+    assert _get(port, "/index.html") == (200, b"<p>cards</p>")
+    assert _get(port, "/")[0] == 200
+    address = _outward_address()
+    if address is None:
+        pytest.skip("no non-loopback address to try")
+    with pytest.raises(OSError):
+        socket.create_connection((address, port), timeout=3).close()
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its network (no packet is sent), if it has one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
