@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="deckgen", description="Build Anki decks from Markdown Q&A.")
     parser.add_argument("--root", type=Path, default=Path("."), help="project folder holding content/ and figures/ (default: .)")
-    _build_flags(parser)  # `deckgen --jobs 2` is `deckgen build --jobs 2`
+    _build_flags(parser, on_subcommand=False)  # `deckgen --jobs 2` is `deckgen build --jobs 2`
     sub = parser.add_subparsers(dest="command")
 
     build = sub.add_parser("build", help="build dist/*.apkg (the default command)")
@@ -80,13 +80,22 @@ def _serve_flags(parser: argparse.ArgumentParser, serve_help: str) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0 picks a free one)")
 
 
-def _build_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dist", type=Path, help="output folder (default: <root>/dist)")
-    parser.add_argument("--jobs", "-j", type=int, default=0, help="worker processes for figures and sympy (default: one per core)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="print errors only")
-    parser.add_argument("--math-images", action="store_true", help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
-    parser.add_argument("--figure-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per figure (default: 60)")
-    parser.add_argument("--sympy-timeout", type=float, default=60.0, metavar="SECONDS", help="time limit per sympy block (default: 60)")
+def _build_flags(parser: argparse.ArgumentParser, on_subcommand: bool = True) -> None:
+    """Build flags, given before or after the subcommand (`deckgen -j 2 build` = `deckgen build -j 2`).
+
+    On a subcommand the defaults are suppressed, so a flag given before the subcommand is not
+    overwritten by the subcommand's default.
+    """
+
+    def default(value):
+        return argparse.SUPPRESS if on_subcommand else value
+
+    parser.add_argument("--dist", type=Path, default=default(None), help="output folder (default: <root>/dist)")
+    parser.add_argument("--jobs", "-j", type=int, default=default(0), help="worker processes for figures and sympy (default: one per core)")
+    parser.add_argument("--quiet", "-q", action="store_true", default=default(False), help="print errors only")
+    parser.add_argument("--math-images", action="store_true", default=default(False), help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
+    parser.add_argument("--figure-timeout", type=float, default=default(60.0), metavar="SECONDS", help="time limit per figure (default: 60)")
+    parser.add_argument("--sympy-timeout", type=float, default=default(60.0), metavar="SECONDS", help="time limit per sympy block (default: 60)")
 
 
 def config_from(args) -> BuildConfig:

@@ -93,11 +93,25 @@ def save_state(cache_dir: Path, state: dict) -> None:
 def code_key() -> str:
     """A hash of deckgen's own code and data: a new deckgen version invalidates every cache entry."""
     digest = hashlib.sha256()
+    # The libraries that shape the HTML and the packages count as deckgen's code too.
+    digest.update(repr([_library_version(name) for name in RENDERING_LIBRARIES]).encode())
     package = resources.files("deckgen")
     for entry in sorted(_files(package), key=lambda e: e.name):
         digest.update(entry.name.encode())
         digest.update(entry.read_bytes())
     return digest.hexdigest()
+
+
+RENDERING_LIBRARIES = ("markdown", "pygments", "pymdown-extensions", "genanki", "sympy", "pyyaml")
+
+
+def _library_version(name: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "-"
 
 
 def _files(folder):
