@@ -14,8 +14,9 @@ The SVGs come from the same MathJax as Anki's (npm's `mathjax` of Anki's version
 build is byte-identical to Anki's), configured as Anki configures it, in headless Chromium, with
 the glyphs as paths so the phone needs no math font. Each is cached by its TeX, so a rebuild
 draws only new formulas. Measured on the flagship deck (608 distinct formulas, 2 busy cores):
-12 s in one Chromium run (20 ms each, start-up included), 4.3 KB each, 0.1-0.4 s when cached. ziamath (pure Python, ~11 ms each) was tried first and rejected:
-it silently draws `\\operatorname*`, `\\hat` inside `aligned` and CJK text wrongly.
+12 s in one Chromium run (20 ms each, start-up included), 4.3 KB each, 0.1-0.4 s when cached.
+ziamath (pure Python, 11 ms each) was measured too and rejected: it silently draws
+`\\operatorname*`, `\\hat` inside `aligned` and CJK text wrongly.
 """
 from __future__ import annotations
 
