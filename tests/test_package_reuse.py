@@ -60,3 +60,15 @@ def test_packages_written_in_one_pass_import_with_every_card(project, tmp_path):
     assert all(card.question.strip() and card.answer.strip() for card in cards)
     hides = sorted(tuple(w for w in "甲乙丙" if w not in visible_text(c.question)) for c in cards if "[...]" in c.question)
     assert hides == [("乙",), ("甲", "丙")]  # the c2 card and the c1 card
+
+
+def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_path):
+    from deckgen import pipeline
+
+    many = pipeline.PARALLEL_MIN_NOTES + 10  # enough notes for the worker processes to be used
+    root = project({"content/a.md": topic("a", many // 2), "content/b.md": topic("b", many // 2)})
+    one = shutil.copytree(root, tmp_path / "one")
+    parallel = build(BuildConfig(root=root, jobs=2, now=1_800_000_000))
+    single = build(BuildConfig(root=one, jobs=1, now=1_800_000_000))
+    assert parallel.stats["notes_rendered"] == single.stats["notes_rendered"] == many + 4
+    assert packages(root) == packages(one)
