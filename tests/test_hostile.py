@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from anki_engine import card_problems, import_package, new_collection, note_by_guid, render_all, visible_text
 from conftest import run_deckgen, write_project
+
+from deckgen import BuildConfig, build
+from deckgen.notetypes import guid_for
 
 
 def png(width: int = 1, height: int = 1) -> bytes:
@@ -267,3 +271,137 @@ def test_bad_input_fails_cleanly(case: Case, good_project: Path, tmp_path: Path)
 def test_corpus_is_large_and_names_are_unique():
     assert len(CASES) >= 40
     assert len({c.name for c in CASES}) == len(CASES)
+
+
+# ---- odd but valid inputs: these must build, and build right -----------------------------------
+
+ENCODED = md(
+    "## 问题 一 {#a}",
+    "",
+    "答案 $x_1 * y$，见下：",
+    "",
+    "```python",
+    "print('$not math$')",
+    "```",
+    "",
+    "## 填空 {#b}",
+    "",
+    "{{c1::答}} 案",
+    header=("deck: 编码::测试", "id: enc", "description: 行尾与 BOM"),
+)
+
+
+def test_bom_crlf_and_cr_files_build_byte_identical_to_lf(tmp_path: Path):
+    variants = {
+        "lf": ENCODED.encode(),
+        "bom-crlf": b"\xef\xbb\xbf" + ENCODED.replace("\n", "\r\n").encode(),
+        "cr": ENCODED.replace("\n", "\r").encode(),
+    }
+    built = {}
+    for name, data in variants.items():
+        root = write_project(tmp_path / name, {"content/enc.md": data})
+        build(BuildConfig(root=root, now=1_800_000_000))
+        built[name] = {p.name: p.read_bytes() for p in (root / "dist").glob("*.apkg")} | {"lock": (root / "deckgen.lock").read_bytes()}
+    assert built["bom-crlf"] == built["lf"] and built["cr"] == built["lf"]
+
+
+def open_package(apkg: Path, folder: Path):
+    col = new_collection(folder)
+    import_package(col, apkg)
+    return col
+
+
+def test_tabs_are_fine_in_front_matter_headings_and_answers(tmp_path: Path):
+    root = write_project(tmp_path / "p", {"content/tabs.md": md(
+        "##\t制表符问题\t{#t}",
+        "",
+        "-\t列表项",
+        "",
+        "\tprint('缩进代码')",
+        "",
+        "公式 $a\t+ b$",
+        header=("deck:\t制表符::测试", "id:\ttabs"),
+    )})
+    result = run_deckgen(root)
+    assert result.code == 0, result.stderr
+    col = open_package(root / "dist" / "tabs.apkg", tmp_path / "col")
+    [card] = render_all(col)
+    assert "制表符问题" in visible_text(card.question)
+    answer = visible_text(card.answer)
+    assert "列表项" in answer and "print('缩进代码')" in answer and "\\(a\t+ b\\)" in answer
+    assert "制表符::测试" in {d.name for d in col.decks.all_names_and_ids()}
+    col.close()
+
+
+def test_scripts_build_only_with_the_opt_in_and_code_about_scripts_is_fine(tmp_path: Path):
+    root = write_project(tmp_path / "p", {
+        "content/js.md": md(
+            "## 交互 {#s}", "", '<script>document.title = "x"</script>', "", '<a href="javascript:void(0)" onclick="f()">点我</a>',
+            header=("deck: 脚本", "id: js", "allow_scripts: true"),
+        ),
+        "content/code.md": md(
+            "## 讲脚本的卡片 {#c}", "", "`<script>alert(1)</script>` 与 `onerror=` 都是代码。", "",
+            "```html", '<img src=x onerror="alert(1)">', "<script>go()</script>", "```", "",
+            "JavaScript: 一种语言；onion=洋葱；a < b 且 c > d。",
+            header=("deck: 代码", "id: code"),
+        ),
+    })
+    result = run_deckgen(root)
+    assert result.code == 0, result.stderr
+    col = open_package(root / "dist" / "all.apkg", tmp_path / "col")
+    backs = {note_by_guid(col, guid_for(key))["Meta"]: note_by_guid(col, guid_for(key))["Back"] for key in ("js/s", "code/c")}
+    assert '<script>document.title = "x"</script>' in backs["js/s"] and 'onclick="f()"' in backs["js/s"]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in backs["code/c"] and "<script" not in backs["code/c"]
+    col.close()
+
+
+def test_closing_braces_in_math_keep_cloze_cards_whole(tmp_path: Path):
+    root = write_project(tmp_path / "p", {"content/cz.md": md(
+        "## 分母 {#cz}",
+        "",
+        r"$$\frac{1}{n_{in}}$$",
+        "",
+        r"分母是 {{c1::$n_{in}$}}，而 {{c2::$\frac{a}{b^{2}}$}} 不变；$x^{y^{z}}$ 在挖空外。",
+        header=("deck: 挖空", "id: cz"),
+    )})
+    result = run_deckgen(root)
+    assert result.code == 0, result.stderr
+    col = open_package(root / "dist" / "cz.apkg", tmp_path / "col")
+    cards = render_all(col)
+    assert len(cards) == 2
+    for card in cards:
+        for side in (card.question, card.answer):
+            assert not card_problems(side), (card_problems(side), side)
+    answers = " ".join(visible_text(c.answer) for c in cards)
+    assert "\\(n_{in}\\)" in answers and "\\frac{a}{b^{2} }" in answers and "x^{y^{z} }" in answers
+    assert sum("[...]" in visible_text(c.question) for c in cards) == 2
+    col.close()
+
+
+def test_image_names_anki_and_browsers_dislike_still_reach_the_card(tmp_path: Path):
+    long_name = "很长的图片名" * 12  # 72 characters, 216 bytes in UTF-8
+    root = write_project(tmp_path / "p", {
+        "content/img.md": md("## 图 {#i}", "", "![井号](images/图#1%.png)", "", f"![长](images/{long_name}.png)", header=("deck: 图片", "id: img")),
+        "content/images/图#1%.png": png(2, 2),
+        f"content/images/{long_name}.png": png(3, 3),
+    })
+    result = run_deckgen(root)
+    assert result.code == 0, result.stderr
+    col = open_package(root / "dist" / "img.apkg", tmp_path / "col")
+    back = note_by_guid(col, guid_for("img/i"))["Back"]
+    sources = re.findall(r'src="([^"]+)"', back)
+    assert len(sources) == 2
+    for name in sources:
+        assert len(name.encode()) <= 120 and not set(name) & set("#%? ")
+        assert (Path(col.media.dir()) / name).is_file(), name
+    col.close()
+
+
+def test_ids_command_refuses_a_file_it_cannot_read(project):
+    data = note("答案", heading="## 没有编号的问题").encode("gbk")
+    root = project({"content/gbk.md": data})
+    for args in (("ids",), ("ids", "--write")):
+        result = run_deckgen(root, *args)
+        assert result.code == 1, result.stdout + result.stderr
+        assert "error: content/gbk.md:2: the file is not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
+        assert (root / "content/gbk.md").read_bytes() == data

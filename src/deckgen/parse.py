@@ -138,7 +138,8 @@ def _front_matter(lines: list[str], path: str, errors: ErrorList) -> tuple[dict 
     import yaml  # deferred: only needed when a file actually changed and is parsed
 
     try:
-        header = yaml.safe_load("\n".join(lines[first + 1 : end])) or {}
+        # PyYAML refuses a tab even after `key:`, where editors that align values put one.
+        header = yaml.safe_load("\n".join(lines[first + 1 : end]).replace("\t", " ")) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = first + 2 + (mark.line if mark else 0)

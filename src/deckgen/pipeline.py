@@ -366,10 +366,8 @@ def _write(config: BuildConfig, gathered: Gathered, inputs: Inputs) -> BuildRepo
     state = store.load_state(config.cache_dir)
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
     packages = build_packages({n: t for n, t in outputs.items() if n not in kept}, types, lock.note_mods, lock.notetype_mods, gathered.media_files, config.jobs)
-    written = _replace_outputs(config, packages)
     lock_bytes = lockfile.dumps(lock.data).encode()
-    if not config.lock_path.exists() or config.lock_path.read_bytes() != lock_bytes:
-        atomic_write(config.lock_path, lock_bytes)
+    written = _replace_outputs(config, packages, lock_bytes)
     _remove_stale_outputs(config, state, outputs)
     store.save_state(config.cache_dir, {
         "inputs": inputs.key(sha256(lock_bytes)),
@@ -390,19 +388,22 @@ def _write(config: BuildConfig, gathered: Gathered, inputs: Inputs) -> BuildRepo
     )
 
 
-def _replace_outputs(config: BuildConfig, packages: dict[str, bytes]) -> list[str]:
-    """Stage every changed package next to its target, then rename them all; unchanged files are
-    not touched. A full disk or an interrupt while staging leaves dist/ as it was."""
+def _replace_outputs(config: BuildConfig, packages: dict[str, bytes], lock_bytes: bytes) -> list[str]:
+    """Stage every changed package and the lock file next to their targets, then rename them all;
+    unchanged files are not touched. A full disk or an interrupt while staging leaves dist/ and
+    the lock file as they were. Returns the packages written."""
     config.dist_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in config.dist_dir.glob(".*.apkg.*"):  # staged by a build that was killed
-        leftover.unlink(missing_ok=True)
+    lock = config.lock_path
+    for leftover in [*config.dist_dir.glob(".*.apkg.*"), *lock.parent.glob(f".{lock.name}.*")]:
+        leftover.unlink(missing_ok=True)  # staged by a build that was killed
+    files = {config.dist_dir / name: data for name, data in packages.items()}
+    files[lock] = lock_bytes
     staged: list[tuple[Path, Path]] = []
     try:
-        for name, data in sorted(packages.items()):
-            target = config.dist_dir / name
+        for target, data in sorted(files.items()):
             if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
                 continue
-            staged.append((target.with_name(f".{name}.staged"), target))
+            staged.append((target.with_name(f".{target.name}.staged"), target))
             atomic_write(staged[-1][0], data)
     except BaseException:
         for temporary, _ in staged:
@@ -410,7 +411,7 @@ def _replace_outputs(config: BuildConfig, packages: dict[str, bytes]) -> list[st
         raise
     for temporary, target in staged:
         os.replace(temporary, target)
-    return [str(target) for _, target in staged]
+    return [str(target) for _, target in staged if target != lock]
 
 
 def _intact_outputs(config: BuildConfig, state: dict, keys: dict[str, str]) -> dict[str, str]:
