@@ -17,6 +17,7 @@ import select
 import subprocess
 import sys
 import time
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space per child
@@ -50,7 +51,10 @@ def _run_child(kind: str, jobs: list[dict], timeout: float, on_done) -> list[dic
     A failing child always yields at least one result (the error of the job it was on), so the
     caller makes progress.
     """
-    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    # The child must run this very deckgen, not whichever one `pip install -e` last pointed at.
+    here = str(Path(__file__).resolve().parent.parent)
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONPATH=path)
     proc = subprocess.Popen(
         [sys.executable, "-m", "deckgen.workers", kind, str(timeout)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
