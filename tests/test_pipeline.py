@@ -271,3 +271,14 @@ def test_ids_write_adds_missing_ids_and_changes_nothing_else(project):
     assert stripped == source
     assert run_deckgen(root, "ids").code == 0
     assert run_deckgen(root).code == 0
+
+
+def test_nested_cloze_deletions_each_get_a_card(project, tmp_path):
+    root = project({"content/n.md": "---\ndeck: N\nid: n\n---\n\n## 嵌套 {#nested}\n\n{{c1::外层 {{c2::内层}} 文字}} 与 {{c3::第三}}\n"})
+    build(BuildConfig(root=root))
+    col = new_collection(tmp_path / "c")
+    import_package(col, root / "dist" / "n.apkg")
+    cards = render_all(col)
+    assert len(cards) == 3
+    assert all(not card_problems(c.question) and not card_problems(c.answer) for c in cards)
+    col.close()

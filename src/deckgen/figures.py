@@ -248,7 +248,8 @@ def _frame_place(source: FigureSource, frame: dict) -> str:
 def _materialize(name: str, mode: str, svg: str, media_dir: Path) -> str:
     data = svg.encode()
     digest = hashlib.sha256(data).hexdigest()[:12]
-    stem = name[: MEDIA_NAME_LIMIT - 40]
+    # Anki's limit is in bytes: cut the UTF-8 name, never inside a character.
+    stem = name.encode()[: MEDIA_NAME_LIMIT - 40].decode(errors="ignore")
     file_name = f"fig-{stem}-{digest}.{mode}.svg"
     path = media_dir / file_name
     if not path.exists() or path.stat().st_size != len(data):

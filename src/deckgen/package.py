@@ -76,13 +76,15 @@ class _Deck(genanki.Deck):
         cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", cards)
 
 
-_CLOZE_RE = re.compile(r"{{c(\d+)::.+?}}", re.DOTALL)
+# Every deletion opener counts, nested ones too (`{{c1::a {{c2::b}}}}` makes cards 1 and 2, as in
+# Anki); genanki's own pattern stops at the first `}}` and loses the inner deletion's card.
+_CLOZE_RE = re.compile(r"\{\{c(\d+)::")
 
 
 def _card_ords(model: _Model, fields: tuple[str, ...]):
     """The cards genanki makes for a note (genanki.Note._front_back_cards / _cloze_cards)."""
     if model.model_type == genanki.Model.CLOZE:
-        return {int(m) - 1 for m in _CLOZE_RE.findall(fields[0]) if int(m) > 0}  # a set, iterated as genanki does
+        return sorted({int(m) - 1 for m in _CLOZE_RE.findall(fields[0]) if int(m) > 0})
     return [o for o, kind, required in model._req if (any if kind == "any" else all)(fields[i] for i in required)]
 
 
