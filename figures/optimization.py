@@ -70,13 +70,14 @@ def _paths():
 @figure("optimizer-paths", size=(6.4, 4.8))
 def optimizer_paths(fig, pal):
     runs = _paths()
-    gs = fig.add_gridspec(2, 2, height_ratios=[1.25, 1])
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.35, 1])
     xs = np.linspace(-9, 2, 300)
     ys = np.linspace(-2.2, 2.2, 200)
     X, Y = np.meshgrid(xs, ys)
     F = 0.5 * (_A[0] * X**2 + _A[1] * Y**2)
     colors = dict(zip(_OPTS, (pal.c[0], pal.c[1], pal.c[4], pal.c[2], pal.c[3])))
     groups = (("SGD", "Momentum", "Nesterov"), ("RMSProp", "Adam"))
+    titles = ("SGD 与动量法", "自适应：RMSProp / Adam")
     for col, names in enumerate(groups):
         ax = fig.add_subplot(gs[0, col])
         ax.contour(X, Y, F, levels=np.geomspace(0.01, 3, 9), colors=pal.grid, linewidths=0.8)
@@ -88,17 +89,19 @@ def optimizer_paths(fig, pal):
         ax.set_ylim(-2.2, 2.2)
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(" / ".join(names), fontsize="medium")
+        ax.set_title(titles[col], fontsize="medium")
     ax = fig.add_subplot(gs[1, :])
     for name in _OPTS:
         lr, path = runs[name]
         ax.semilogy([_quad(p) for p in path], color=colors[name], linewidth=1.8,
-                    label=f"{name} {lr:g}")
+                    label=f"{name}, lr {lr:g}")
     ax.set_xlabel("步数")
-    ax.set_ylabel("f")
-    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize="small", title="学习率",
-              title_fontsize="small")
+    ax.set_ylabel("损失 f")
+    ax.set_yticks([1, 1e-2, 1e-4])
     _style(ax, pal)
+    # below the loss panel, so the path panels keep the full width
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3,
+               handlelength=1.2, columnspacing=1.2)
 
 
 # ---------------------------------------------------------------- SGD vs full-batch GD
@@ -159,8 +162,9 @@ def sgd_vs_gd(fig, pal):
         ax.semilogy(x, g, styles[i], color=pal.c[i], linewidth=1.6, markersize=4, label=label)
     ax.set_xlabel("epoch（遍历全部 1000 个样本的次数）")
     ax.set_ylabel("损失 − 最优值")
-    ax.legend(fontsize="small")
     _style(ax, pal)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2,
+               handlelength=1.4, columnspacing=1.0)
 
 
 # ---------------------------------------------------------------- batch-size experiment
@@ -225,9 +229,9 @@ def batch_size_results(S=16, epochs=20, lr0=0.05, updates=500):
     """Mean and standard error of test accuracy over S data draws, for three protocols."""
     Xtr, ytr, Xte, yte = _bs_data(S, np.random.default_rng(0))
     protocols = {
-        f"固定 {epochs} epoch、lr {lr0}（常见做法）": lambda B: (epochs * 400 // B, lr0),
-        f"{epochs} epoch、lr = {lr0}·B（线性缩放）": lambda B: (epochs * 400 // B, lr0 * B),
-        f"每个 B 都更新 {updates} 次、lr {lr0}": lambda B: (updates, lr0),
+        f"固定 {epochs} epoch、lr {lr0}": lambda B: (epochs * 400 // B, lr0),
+        f"{epochs} epoch、lr = {lr0}·B": lambda B: (epochs * 400 // B, lr0 * B),
+        f"每个 B 都更新 {updates} 次": lambda B: (updates, lr0),
     }
     out = {}
     for name, rule in protocols.items():
@@ -241,13 +245,16 @@ def batch_size_results(S=16, epochs=20, lr0=0.05, updates=500):
     return out
 
 
-@figure("batch-size-experiment", size=(6.4, 4.4))
+@figure("batch-size-experiment", size=(6.4, 4.8))
 def batch_size_experiment(fig, pal):
+    from matplotlib.ticker import PercentFormatter
+
     res = batch_size_results()
     bayes = 0.5 * (1 + math.erf(math.sqrt(12) / 2 / math.sqrt(2)))  # Phi(sqrt(12)/2)
     ax = fig.subplots()
     ax.axhline(bayes, color=pal.muted, linestyle=":", linewidth=1.5)
-    ax.text(1, bayes + 0.004, f"贝叶斯最优 {bayes:.1%}", color=pal.muted, fontsize="small")
+    # above the line, where no curve or error bar reaches (all runs stay below 0.963)
+    ax.text(1, bayes + 0.006, f"贝叶斯最优 {bayes:.1%}", color=pal.muted, va="bottom")
     markers = ("o", "s", "^")
     for i, (name, (m, se)) in enumerate(res.items()):
         ax.errorbar(BATCHES, m, yerr=se, marker=markers[i], color=pal.c[i], linewidth=1.6,
@@ -255,12 +262,15 @@ def batch_size_experiment(fig, pal):
     ax.set_xscale("log", base=2)
     ax.set_xticks(BATCHES)
     ax.set_xticklabels([str(b) for b in BATCHES])
-    ax.set_xlabel("batch 大小")
+    ax.minorticks_off()
+    ax.set_xlabel("批大小 B (batch size)")
     ax.set_ylabel("测试准确率")
-    ax.set_ylim(0.70, 0.98)
-    ax.legend(loc="lower left", fontsize="small")
-    ax.set_title("16 次独立重复的均值 ± 标准误", fontsize="medium")
+    ax.set_ylim(0.70, 0.985)
+    ax.set_yticks([0.7, 0.8, 0.9])
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_title("16 次重复：均值 ± 标准误", fontsize="medium")
     _style(ax, pal)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1)
 
 
 # ---------------------------------------------------------------- learning-rate schedule
@@ -286,7 +296,7 @@ def warmup_schedule(fig, pal):
     ax.set_xlabel("步数")
     ax.set_ylabel("学习率")
     ax.set_ylim(0, peak * 1.12)
-    ax.legend(loc="upper right", fontsize="small")
+    ax.legend(loc="upper right")
     _style(ax, pal)
 
 
@@ -317,8 +327,11 @@ def lr_too_big_small(fig, pal):
         ax.semilogy(g, ls, color=pal.c[i], linewidth=1.8, label=f"lr = {r:g} × 2/λmax")
     ax.set_xlabel("步数")
     ax.set_ylabel("损失 − 最优值")
-    ax.legend(framealpha=0.9)
+    ax.set_yticks([1e-4, 1, 1e4])
+    ax.minorticks_off()
     _style(ax, pal)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2,
+               handlelength=1.6, columnspacing=1.2)
 
 
 # ---------------------------------------------------------------- gradients through depth
@@ -335,7 +348,7 @@ def gradient_norms(depth=30, width=256, batch=128):
         "sigmoid + Xavier": ("sigmoid", lambda n: math.sqrt(1 / n)),
         "tanh + Xavier": ("tanh", lambda n: math.sqrt(1 / n)),
         "ReLU + He": ("relu", lambda n: math.sqrt(2 / n)),
-        "ReLU + 1.5 倍 He std": ("relu", lambda n: 1.5 * math.sqrt(2 / n)),
+        "ReLU + 1.5 倍 He": ("relu", lambda n: 1.5 * math.sqrt(2 / n)),
     }
     out = {}
     for name, (act, std) in configs.items():
@@ -366,18 +379,27 @@ def gradient_norms(depth=30, width=256, batch=128):
     return out
 
 
+def _sci(v):
+    """6e-19, 1e5 (no '+' or leading zeros in the exponent); 0.15, 1.02 between 0.1 and 10."""
+    if 0.1 < v < 10:
+        return f"{v:.2f}"
+    mant, exp = f"{v:.0e}".split("e")
+    return f"{mant}e{int(exp)}"
+
+
 @figure("gradient-depth", size=(6.4, 4.0))
 def gradient_depth(fig, pal):
     res = gradient_norms()
     ax = fig.subplots()
     styles = ("-", "-", "-", "--")
     for i, (name, norms) in enumerate(res.items()):
-        first = f"{norms[0]:.0e}" if not 0.1 < norms[0] < 10 else f"{norms[0]:.2f}"
         ax.semilogy(np.arange(1, len(norms) + 1), norms, styles[i], color=pal.c[i], linewidth=2,
-                    marker="o", markersize=3, label=f"{name}：第 1 层 {first}")
-    ax.set_xlabel("第几层（1 = 紧挨输入）")
+                    marker="o", markersize=3, label=f"{name}：{_sci(norms[0])}")
+    ax.set_xlabel("层号（1 = 输入端）")
     ax.set_ylabel("‖∂L/∂z‖（第 30 层 = 1）")
-    ax.legend(fontsize="small")
+    ax.set_yticks([1e-18, 1e-12, 1e-6, 1, 1e6])
+    ax.minorticks_off()
+    ax.legend(loc="lower right", title="第 1 层的值", handlelength=1.6)
     _style(ax, pal)
 
 
@@ -453,7 +475,7 @@ def layer_convergence(seeds=(0, 1, 2)):
     return out
 
 
-@figure("layer-convergence", size=(6.4, 4.0))
+@figure("layer-convergence", size=(6.4, 4.2))
 def layer_convergence_fig(fig, pal):
     res = layer_convergence()
     axes = fig.subplots(1, 2, sharey=True)
@@ -465,6 +487,9 @@ def layer_convergence_fig(fig, pal):
             ax.plot(r[l], color=pal.c[l], linewidth=1.8, label=name)
         ax.set_title(f"{titles[act]}\n训练准确率 {acc:.0%}", fontsize="medium")
         ax.set_xlabel("epoch")
+        ax.set_xticks([0, 20, 40])
+        ax.set_yticks([0, 0.5, 1])
         _style(ax, pal)
-    axes[0].set_ylabel("离最终权重还剩的距离")
-    axes[0].legend(fontsize="small")
+    axes[0].set_ylabel("离最终权重的距离")
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5,
+               handlelength=1.0, columnspacing=0.8, handletextpad=0.4)
