@@ -45,8 +45,8 @@ def vgg16_cost_split(fig, pal):
     m = [sum(r[2] for r in rows if r[0].startswith(g)) / total_m * 100 for g in groups]
     ax = fig.subplots()
     x = np.arange(len(groups))
-    ax.bar(x - 0.2, p, width=0.38, color=pal.c[0], label=f"params (total {total_p / 1e6:.1f}M)")
-    ax.bar(x + 0.2, m, width=0.38, color=pal.c[1], label=f"MACs (total {total_m / 1e9:.2f}G)")
+    ax.bar(x - 0.2, p, width=0.38, color=pal.c[0], label=f"参数量（共 {total_p / 1e6:.1f}M）")
+    ax.bar(x + 0.2, m, width=0.38, color=pal.c[1], label=f"乘加 MACs（共 {total_m / 1e9:.2f}G）")
     for xi, v in zip(x, p):
         if v > 3:
             ax.text(xi - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=12, color=pal.c[0])
@@ -55,9 +55,9 @@ def vgg16_cost_split(fig, pal):
             ax.text(xi + 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=12, color=pal.c[1])
     ax.set_xticks(x)
     ax.set_xticklabels(groups, fontsize=12)
-    ax.set_ylabel("share of total (%)")
+    ax.set_ylabel("占总量 (%)")
     ax.set_ylim(0, 85)
-    ax.set_title("VGG-16 at 224×224: where parameters and compute live", color=pal.fg, fontsize=14)
+    ax.set_title("VGG-16（224×224）：参数与计算量分布", color=pal.fg, fontsize=14)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
     ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
 
@@ -76,16 +76,16 @@ def stacked_3x3_vs_large(fig, pal):
     assert (rf == ks).all()
     ax = fig.subplots()
     x = np.arange(len(ks))
-    ax.bar(x - 0.2, big, width=0.38, color=pal.c[1], label="one k×k conv")
-    ax.bar(x + 0.2, stacked, width=0.38, color=pal.c[0], label="stacked 3×3 convs")
+    ax.bar(x - 0.2, big, width=0.38, color=pal.c[1], label="一个 k×k 卷积")
+    ax.bar(x + 0.2, stacked, width=0.38, color=pal.c[0], label="堆叠的 3×3 卷积")
     for xi, b, s_, n in zip(x, big, stacked, n3):
         ax.text(xi - 0.2, b + 2, f"{b}", ha="center", fontsize=12, color=pal.c[1])
-        ax.text(xi + 0.2, s_ + 2, f"{s_}\n(−{1 - s_ / b:.0%})", ha="center", fontsize=11, color=pal.c[0])
+        ax.text(xi + 0.2, s_ + 2, f"{s_}\n−{1 - s_ / b:.0%}", ha="center", fontsize=12, color=pal.c[0])
     ax.set_xticks(x)
-    ax.set_xticklabels([f"k={k}\n{n}×3×3" for k, n in zip(ks, n3)])
-    ax.set_ylabel("weights / C²")
+    ax.set_xticklabels([f"k={k}\n{n} 个 3×3" for k, n in zip(ks, n3)])
+    ax.set_ylabel("权重数 / C²")
     ax.set_ylim(0, 145)
-    ax.set_title("same receptive field k×k, C channels in and out", color=pal.fg, fontsize=14)
+    ax.set_title("感受野同为 k×k，输入输出都是 C 通道", color=pal.fg, fontsize=14)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
     ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
 
@@ -111,18 +111,21 @@ CNN_TIMELINE = [
 def cnn_evolution(fig, pal):
     fig.set_layout_engine("constrained")
     ax = fig.subplots()
-    offsets = {"AlexNet": (8, -4), "VGG-16": (-62, 10), "GoogLeNet": (6, -18), "ResNet-50": (10, -16),
-               "ResNet-152": (-40, 14), "DenseNet-121": (8, -16), "MobileNetV2": (-22, -22),
-               "EfficientNet-B0": (-70, 12), "ConvNeXt-T": (-64, -8)}
+    # label offsets in points, measured from the dot to the label's vertical centre
+    offsets = {"AlexNet": (10, 0), "VGG-16": (-16, 10), "GoogLeNet": (10, -12), "ResNet-50": (10, 0),
+               "ResNet-152": (-12, 6), "DenseNet-121": (9, -1), "MobileNetV2": (9, -14),
+               "EfficientNet-B0": (9, 8), "ConvNeXt-T": (-12, 8)}
     for i, (name, year, acc, params) in enumerate(CNN_TIMELINE):
         light = params < 10e6
         ax.scatter([year], [acc], s=20 + params / 1e6 * 4, color=pal.c[2] if light else pal.c[0],
                    alpha=0.75, edgecolor=pal.fg, lw=0.6, zorder=3)
+        dx, dy = offsets[name]
         ax.annotate(f"{name}\n{params / 1e6:.1f}M", (year, acc), textcoords="offset points",
-                    xytext=offsets[name], fontsize=11, color=pal.fg)
+                    xytext=(dx, dy), ha="left" if dx > 0 else "right", va="center", fontsize=12,
+                    color=pal.fg)
     ax.set_xlim(2011, 2023.5)
     ax.set_ylim(52, 87)
-    ax.set_xlabel("year published")
-    ax.set_ylabel("ImageNet top-1 (%)")
-    ax.set_title("dot area ∝ parameters; green: < 10M (efficient designs)", color=pal.muted, fontsize=13)
+    ax.set_xlabel("发表年份")
+    ax.set_ylabel("ImageNet top-1 准确率 (%)")
+    ax.set_title("点面积 ∝ 参数量；绿色：< 10M（高效设计）", color=pal.muted, fontsize=13)
     ax.grid(True, color=pal.grid, lw=0.6)
