@@ -9,16 +9,16 @@ def loss_vs_prob(fig, pal):
     """Classification losses of one sample as a function of p_t, the probability of the true class."""
     p = np.linspace(0.005, 1, 600)
     ax = fig.subplots()
-    ax.plot(p, -np.log(p), color=pal.c[0], lw=2.2, label="cross-entropy  -log p")
+    ax.plot(p, -np.log(p), color=pal.c[0], lw=2.2, label="交叉熵  −log p")
     for g, col, ls in ((1, pal.c[1], "--"), (2, pal.c[3], "-"), (5, pal.c[4], ":")):
         ax.plot(p, -(1 - p) ** g * np.log(p), color=col, lw=2, ls=ls, label=f"focal, γ={g}")
-    ax.plot(p, (1 - p) ** 2, color=pal.c[2], lw=2, ls="-.", label="MSE  (1-p)²")
-    ax.set_xlabel("$p_t$ (predicted probability of the true class)")
-    ax.set_ylabel("loss")
+    ax.plot(p, (1 - p) ** 2, color=pal.c[2], lw=2, ls="-.", label="MSE  (1−p)²")
+    ax.set_xlabel("$p_t$（真实类别的预测概率）")
+    ax.set_ylabel("损失")
     ax.set_ylim(0, 3)
     ax.set_xlim(0, 1)
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=11, loc="upper right")
+    ax.legend(frameon=False, loc="upper right")
 
 
 @figure("loss-vs-margin", size=(6.4, 3.8))
@@ -26,16 +26,16 @@ def loss_vs_margin(fig, pal):
     """Binary losses as functions of the margin m = y f(x), labels y in {-1, +1}."""
     m = np.linspace(-2, 2.5, 600)
     ax = fig.subplots()
-    ax.plot(m, (m <= 0).astype(float), color=pal.muted, lw=2, label="0-1 loss")
-    ax.plot(m, np.maximum(0, 1 - m), color=pal.c[1], lw=2.2, label="hinge  max(0, 1-m)")
+    ax.plot(m, (m <= 0).astype(float), color=pal.muted, lw=2, label="0-1 损失")
+    ax.plot(m, np.maximum(0, 1 - m), color=pal.c[1], lw=2.2, label="hinge  max(0, 1−m)")
     ax.plot(m, np.logaddexp(0, -m) / np.log(2), color=pal.c[0], lw=2.2,
             label="logistic (CE)  $\\log_2(1+e^{-m})$")
-    ax.plot(m, (1 - m) ** 2, color=pal.c[2], lw=2, ls="-.", label="squared  (1-m)²")
-    ax.set_xlabel("margin  m = y·f(x)")
-    ax.set_ylabel("loss")
+    ax.plot(m, (1 - m) ** 2, color=pal.c[2], lw=2, ls="-.", label="平方  (1−m)²")
+    ax.set_xlabel("间隔 (margin)  m = y·f(x)")
+    ax.set_ylabel("损失")
     ax.set_ylim(0, 4)
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=11, loc="upper right")
+    ax.legend(frameon=False, loc="upper right")
 
 
 def smooth_l1(e, beta=1.0):
@@ -52,13 +52,13 @@ def loss_regression(fig, pal):
     ax1.plot(e, np.abs(e), color=pal.c[1], lw=2, label="|e| (L1)")
     ax1.plot(e, smooth_l1(e), color=pal.c[3], lw=2.2, ls="--", label="smooth L1")
     ax1.set_ylim(0, 3.2)
-    ax1.set_title("loss", fontsize=12)
-    ax1.legend(frameon=False, fontsize=11, loc="upper center")
+    ax1.set_title("损失")
+    ax1.legend(frameon=False, loc="upper center")
     ax2.plot(e, e, color=pal.c[0], lw=2)
     ax2.plot(e, np.sign(e), color=pal.c[1], lw=2)
     ax2.plot(e, np.clip(e, -1, 1), color=pal.c[3], lw=2.2, ls="--")
     ax2.set_ylim(-3, 3)
-    ax2.set_title("gradient d loss / d e", fontsize=12)
+    ax2.set_title("梯度 d损失/de")
     for ax in (ax1, ax2):
-        ax.set_xlabel("error e = prediction - target")
         ax.grid(True, color=pal.grid, lw=0.6)
+    fig.supxlabel("误差 e = 预测 − 目标", fontsize=14)
