@@ -119,7 +119,7 @@ def dilated_conv_grid(fig, pal):
             for b in (-1, 0, 1):
                 ax.add_patch(_rect(c + a * d - 0.5, c + b * d - 0.5, 1, 1, pal.c[0], 0.9))
         ax.set_title(f"d={d}:  $k_{{eff}}$={keff}", color=pal.fg)
-    fig.supxlabel("3×3 kernel, 9 weights in every case", color=pal.muted, fontsize=13)
+    fig.supxlabel("3×3 卷积核，每种都只有 9 个权重", color=pal.muted, fontsize=13)
 
 
 @figure("receptive-field-growth", size=(6.4, 3.8))
@@ -134,9 +134,9 @@ def receptive_field_growth(fig, pal):
     assert strided == dilated == [2 ** (l + 1) - 1 for l in ls]
     fig.set_layout_engine("constrained")
     ax = fig.subplots()
-    ax.plot(ls, plain, "o-", color=pal.c[0], lw=2, label="plain 3×3, s=1")
-    ax.plot(ls, strided, "s-", color=pal.c[1], lw=4, alpha=0.6, label="3×3, s=2 (map shrinks 2×/layer)")
-    ax.plot(ls, dilated, "^--", color=pal.c[2], lw=2, label="3×3, d=1,2,4,… (map size kept)")
+    ax.plot(ls, plain, "o-", color=pal.c[0], lw=2, label="普通 3×3，s=1")
+    ax.plot(ls, strided, "s-", color=pal.c[1], lw=4, alpha=0.6, label="3×3，s=2（特征图每层缩小一半）")
+    ax.plot(ls, dilated, "^--", color=pal.c[2], lw=2, label="3×3，d=1,2,4,…（尺寸不变）")
     for l, r in zip(ls, dilated):
         ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(-14, 6), color=pal.c[1], fontsize=12)
     for l, r in zip(ls, plain):
@@ -144,8 +144,8 @@ def receptive_field_growth(fig, pal):
     ax.set_yscale("log", base=2)
     ax.set_yticks([2, 4, 8, 16, 32, 64, 128])
     ax.set_yticklabels(["2", "4", "8", "16", "32", "64", "128"])
-    ax.set_xlabel("number of stacked layers L")
-    ax.set_ylabel("receptive field (px)")
+    ax.set_xlabel("堆叠层数 L")
+    ax.set_ylabel("感受野 (px)")
     ax.grid(True, color=pal.grid, lw=0.6)
     ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
 
@@ -172,8 +172,8 @@ def dilated_gridding(fig, pal):
         ax.imshow(acc > 0, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"d={ds}\nRF {rf}×{rf}, unused {holes:.0%}", color=pal.fg, fontsize=14)
-    fig.supxlabel("input pixels that reach the centre output (coloured)", color=pal.muted, fontsize=13)
+        ax.set_title(f"d={ds}\n感受野 {rf}×{rf}，未用到 {holes:.0%}", color=pal.fg, fontsize=14)
+    fig.supxlabel("着色：能影响中心输出的输入像素", color=pal.muted, fontsize=13)
 
 
 def _ramp(pal):
@@ -188,7 +188,7 @@ def _two_tone(pal):
 
 # ---------------------------------------------------------------- transposed convolution
 
-@figure("transposed-conv-steps", size=(6.4, 3.0))
+@figure("transposed-conv-steps", size=(6.4, 3.3))
 def transposed_conv_steps(fig, pal):
     """i=3, k=3, s=2, p=1: zero-insertion + padding + stride-1 conv gives the 5x5 output."""
     x = np.arange(1, 10, dtype=float).reshape(3, 3)
@@ -203,17 +203,17 @@ def transposed_conv_steps(fig, pal):
     fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 7, 5]})
     _matrix(axes[0], x, pal, fmt="{:.0f}", fs=13)
-    axes[0].set_title("input 3×3", color=pal.fg, fontsize=13)
+    axes[0].set_title("输入 3×3", color=pal.fg, fontsize=13)
     hi = np.zeros_like(z, dtype=bool)
     hi[1:4, 1:4] = True
-    _matrix(axes[1], z, pal, fmt="{:.0f}", fs=11, hi=hi)
-    axes[1].set_title("insert s-1=1 zero, pad k-1-p=1", color=pal.fg, fontsize=13)
+    _matrix(axes[1], z, pal, fmt="{:.0f}", fs=12, hi=hi)
+    axes[1].set_title("插 s−1=1 个零，补 k−1−p=1 圈", color=pal.fg, fontsize=13)
     out_hi = np.zeros_like(direct, dtype=bool)
     out_hi[1, 1] = True
     assert direct[1, 1] == 1 + 2 + 4 + 5
     _matrix(axes[2], direct, pal, fmt="{:.0f}", fs=12, hi=out_hi)
-    axes[2].set_title(f"output {o}×{o}\n(3-1)·2 − 2·1 + 3 = {o}", color=pal.fg, fontsize=12)
-    fig.supxlabel("3×3 all-ones kernel, stride-1 conv over the middle grid", color=pal.muted, fontsize=13)
+    axes[2].set_title(f"输出 {o}×{o}\n(3−1)·2 − 2·1 + 3 = {o}", color=pal.fg, fontsize=13)
+    fig.supxlabel("3×3 全 1 核在中间网格上做步长 1 的卷积", color=pal.muted, fontsize=13)
 
 
 @figure("transposed-conv-checkerboard", size=(6.4, 3.3))
@@ -229,8 +229,8 @@ def transposed_conv_checkerboard(fig, pal):
         ax.imshow(out, cmap=_ramp(pal), vmin=0, vmax=4, interpolation="nearest")
         ax.set_xticks([])
         ax.set_yticks([])
-        ax.set_title(f"k={kk}, s=2: interior {vals}", color=pal.fg, fontsize=14)
-    fig.supxlabel("all-ones input and kernel: how many input pixels hit each output", color=pal.muted, fontsize=13)
+        ax.set_title(f"k={kk}，s=2：内部 {vals}", color=pal.fg, fontsize=14)
+    fig.supxlabel("输入和核全为 1：每个输出叠加了几个输入像素", color=pal.muted, fontsize=13)
 
 
 # ---------------------------------------------------------------- convolution vs cross-correlation
@@ -247,7 +247,7 @@ def conv_vs_xcorr(fig, pal):
     assert np.array_equal(cv, k)
     fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 3)
-    for ax, m, t in zip(axes, (k, xc, cv), ("kernel K", "cross-corr. (CNN)\nof an impulse", "true convolution\nof an impulse")):
+    for ax, m, t in zip(axes, (k, xc, cv), ("卷积核 K", "脉冲的互相关\n（即 CNN 的卷积）", "脉冲的真卷积")):
         _matrix(ax, m, pal, fmt="{:.0f}", fs=14)
         ax.set_title(t, color=pal.fg, fontsize=13)
 
@@ -263,7 +263,7 @@ def conv_connectivity(fig, pal):
     dw = np.eye(c)
     fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 4)
-    titles = ("standard", f"group g={g}", "depthwise", "pointwise 1×1")
+    titles = ("标准", f"分组 g={g}", "逐通道 (dw)", "逐点 1×1")
     mats = (full, group, dw, full)
     ks = (9, 9, 9, 1)
     for ax, m, t, kk in zip(axes, mats, titles, ks):
@@ -271,9 +271,9 @@ def conv_connectivity(fig, pal):
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(t, color=pal.fg, fontsize=13)
-        ax.set_xlabel(f"{int(m.sum()) * kk} weights", color=pal.muted, fontsize=12)
-    axes[0].set_ylabel("output channel", fontsize=12)
-    fig.supxlabel("columns: input channel; 3×3 kernels except 1×1", color=pal.muted, fontsize=12)
+        ax.set_xlabel(f"{int(m.sum()) * kk} 个权重", color=pal.muted, fontsize=12)
+    axes[0].set_ylabel("输出通道", fontsize=12)
+    fig.supxlabel("列：输入通道；除 1×1 外都是 3×3 核", color=pal.muted, fontsize=13)
 
 
 def conv_cost(k, cin, cout, h, w, groups=1):
@@ -294,13 +294,13 @@ def conv_cost_fig(fig, pal):
     assert std == (589824, 115605504)
     assert sep == (67840, 13296640)
     assert grp == (18432, 3612672)
-    names = ["standard", "group g=32", "depthwise\n+ pointwise"]
+    names = ["标准", "分组 g=32", "逐通道\n+ 逐点"]
     vals = [std, grp, sep]
     fig.set_layout_engine("constrained")
     ax = fig.subplots()
     y = np.arange(len(names))
-    ax.barh(y + 0.2, [v[0] / 1e3 for v in vals], height=0.38, color=pal.c[0], label="params (K)")
-    ax.barh(y - 0.2, [v[1] / 1e6 for v in vals], height=0.38, color=pal.c[1], label="MACs (M)")
+    ax.barh(y + 0.2, [v[0] / 1e3 for v in vals], height=0.38, color=pal.c[0], label="参数量 (K)")
+    ax.barh(y - 0.2, [v[1] / 1e6 for v in vals], height=0.38, color=pal.c[1], label="乘加 MACs (M)")
     for yi, v in zip(y, vals):
         ax.text(v[0] / 1e3 * 1.1, yi + 0.2, f"{v[0] / 1e3:.1f}K", va="center", fontsize=12, color=pal.fg)
         ax.text(v[1] / 1e6 * 1.1, yi - 0.2, f"{v[1] / 1e6:.1f}M", va="center", fontsize=12, color=pal.fg)
@@ -309,7 +309,7 @@ def conv_cost_fig(fig, pal):
     ax.set_yticks(y)
     ax.set_yticklabels(names, fontsize=13)
     ax.invert_yaxis()
-    ax.set_title("3×3 conv, 256→256 channels, 14×14 map", color=pal.fg, fontsize=14)
+    ax.set_title("3×3 卷积，256→256 通道，14×14 特征图", color=pal.fg, fontsize=14)
     ax.grid(True, axis="x", color=pal.grid, lw=0.6)
     ax.legend(frameon=False, fontsize=12, loc="lower right", labelcolor=pal.fg)
 
@@ -343,21 +343,21 @@ def dw_roofline(fig, pal):
     ax.plot(ai, np.minimum(PEAK, ai * BW) / 1e12, color=pal.fg, lw=2)
     ridge = PEAK / BW
     ax.axvline(ridge, color=pal.muted, ls=":", lw=1)
-    ax.text(ridge * 1.1, 0.12, f"ridge {ridge:.1f}", color=pal.muted, fontsize=12)
-    labels = {"standard": "3×3 standard", "depthwise": "3×3 depthwise", "pointwise": "1×1 pointwise"}
+    ax.text(ridge * 1.1, 0.12, f"拐点 {ridge:.1f}", color=pal.muted, fontsize=12)
+    labels = {"standard": "3×3 标准卷积", "depthwise": "3×3 逐通道", "pointwise": "1×1 逐点"}
     for i, kind in enumerate(("standard", "pointwise", "depthwise")):
         f, t = layer_roofline(kind)
         a = f / t
         perf = min(PEAK, a * BW)
         ax.plot([a], [perf / 1e12], "o", ms=10, color=pal.c[i])
-        off = {"standard": (-120, 14), "pointwise": (-30, -48), "depthwise": (12, -26)}[kind]
-        ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B, ≤{perf / PEAK:.0%} peak", (a, perf / 1e12),
+        off = {"standard": (-120, 14), "pointwise": (-30, -48), "depthwise": (14, -30)}[kind]
+        ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B，≤{perf / PEAK:.0%} 峰值", (a, perf / 1e12),
                     textcoords="offset points", xytext=off, color=pal.c[i], fontsize=12)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(0.1, 1000)
     ax.set_ylim(0.08, 60)
-    ax.set_xlabel("arithmetic intensity (FLOP / byte)")
-    ax.set_ylabel("attainable TFLOP/s")
+    ax.set_xlabel("算术强度 (FLOP / byte)")
+    ax.set_ylabel("可达 TFLOP/s")
     ax.set_title("V100 FP32: 15.7 TFLOP/s, 900 GB/s", color=pal.fg, fontsize=14)
     ax.grid(True, which="major", color=pal.grid, lw=0.6)
