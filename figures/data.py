@@ -24,7 +24,7 @@ def _gd_path(H, w_star, w0, lr, steps):
     return np.array(path)
 
 
-@figure("scaling-gd-contours", size=(6.4, 3.6))
+@figure("scaling-gd-contours", size=(6.4, 3.9))
 def scaling_gd_contours(fig, pal):
     """Least squares with two features of std 1 and 5: GD before and after z-scoring."""
     rng = np.random.default_rng(0)
@@ -63,10 +63,9 @@ def scaling_gd_contours(fig, pal):
         kappa = lam.max() / lam.min()
         left = f"{gap:.0e}" if gap > 1e-12 else "< 1e-12"
         ax.set_title(("标准化后" if scaled else "原始（std 1 与 5）") + f"\nκ = {kappa:.1f}")
-        ax.text(0.5, 0.03, f"{steps} 步后剩余损失 {left}", transform=ax.transAxes, ha="center",
-                va="bottom", fontsize="small", color=pal.fg)
         ax.set_aspect("equal")
-        ax.set_xlabel("$w_1$")
+        # under the axes, where no contour can run through it
+        ax.set_xlabel(f"$w_1$\n{steps} 步后剩余损失 {left}")
         ax.set_ylabel("$w_2$")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -132,7 +131,8 @@ def pca_loses_class(fig, pal):
     for j, (ls, lab) in enumerate((("-", "PC1"), ("--", "PC2"))):
         v = evecs[:, j] * (7.5 if j == 0 else 2.2)
         ax.annotate("", xy=v, xytext=-v, arrowprops=dict(arrowstyle="->", color=pal.fg, lw=1.5, ls=ls))
-        ax.text(*(v * 1.1), lab, color=pal.fg)
+        ax.text(*(v * 1.12), lab, color=pal.fg, ha="center", va="center",
+                bbox=dict(facecolor=pal.bg, edgecolor="none", alpha=0.85, pad=1.5))
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -189,7 +189,7 @@ def imbalance_boundary(fig, pal):
     ax.set_ylim(-3.5, 4.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False, fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False)
 
 
 def _toy_image(rng):
