@@ -23,7 +23,7 @@ def fit_regimes(fig, pal):
     x, y, xv, yv = _poly_data()
     grid = np.linspace(0, 1, 400)
     axes = fig.subplots(1, 3, sharey=True)
-    for ax, deg, name in zip(axes, (1, 3, 9), ("underfit", "good fit", "overfit")):
+    for ax, deg, name in zip(axes, (1, 3, 9), ("欠拟合", "合适", "过拟合")):
         p = np.polynomial.Polynomial.fit(x, y, deg)
         mse_tr = np.mean((p(x) - y) ** 2)
         mse_va = np.mean((p(xv) - yv) ** 2)
@@ -32,10 +32,9 @@ def fit_regimes(fig, pal):
         ax.scatter(x, y, s=18, color=pal.c[1], zorder=3)
         ax.set_ylim(-1.8, 1.8)
         ax.set_xticks([])
-        ax.set_title(f"deg {deg}: {name}", fontsize=12)
-        ax.text(0.5, 0.03, f"train {mse_tr:.2f}\nval {mse_va:.2f}", transform=ax.transAxes,
-                ha="center", va="bottom", fontsize=11, color=pal.fg,
-                bbox=dict(boxstyle="round,pad=0.2", facecolor=pal.bg, edgecolor="none", alpha=0.85))
+        ax.set_title(f"{deg} 次：{name}")
+        # train / validation MSE under the axes: the degree-9 curve leaves no free corner inside
+        ax.set_xlabel(f"训练 {mse_tr:.2f} / 验证 {mse_va:.2f}", fontsize=12)
     axes[0].set_yticks([-1, 0, 1])
 
 
@@ -84,14 +83,14 @@ def early_stopping(fig, pal):
     steps, tr, va = _train_mlp_curves()
     k = int(np.argmin(va))
     ax = fig.subplots()
-    ax.plot(steps, tr, color=pal.c[0], lw=2, label="train loss")
-    ax.plot(steps, va, color=pal.c[1], lw=2, label="validation loss")
+    ax.plot(steps, tr, color=pal.c[0], lw=2, label="训练损失")
+    ax.plot(steps, va, color=pal.c[1], lw=2, label="验证损失")
     ax.axvline(steps[k], color=pal.muted, ls="--", lw=1.2)
     ax.scatter([steps[k]], [va[k]], color=pal.c[3], zorder=4, s=40)
-    ax.annotate("early stop\n(best val)", (steps[k], va[k]), xytext=(steps[k] + 350, va[k] + 0.12),
+    ax.annotate("早停\n（验证最优）", (steps[k], va[k]), xytext=(steps[k] + 350, va[k] + 0.12),
                 color=pal.fg, fontsize=12, arrowprops=dict(arrowstyle="->", color=pal.fg))
     ax.set_ylim(0, 0.5)
-    ax.set_xlabel("training step")
+    ax.set_xlabel("训练步数")
     ax.set_ylabel("MSE")
     ax.grid(True, color=pal.grid, lw=0.6)
     ax.legend(loc="upper right", frameon=False)
@@ -140,8 +139,10 @@ def l1_l2_geometry(fig, pal):
         ax.contour(W1, W2, Z, levels=[level], colors=[pal.c[1]], linewidths=2)
         ax.scatter([_C[0]], [_C[1]], color=pal.fg, s=20, zorder=4)
         ax.scatter([w[0]], [w[1]], color=pal.c[3], s=45, zorder=5)
-        ax.annotate(f"({w[0]:.2f}, {w[1]:.2f})", w, xytext=(w[0] - 0.2, w[1] - 0.75 if kind == "l1" else w[1] + 0.45),
-                    color=pal.fg, fontsize=11, arrowprops=dict(arrowstyle="->", color=pal.fg))
+        # L1: below the corner; L2: up-left, outside both the circle and the orange contour
+        xy_text, ha = ((w[0] - 0.2, w[1] - 0.75), "left") if kind == "l1" else ((0.45, 1.45), "right")
+        ax.annotate(f"({w[0]:.2f}, {w[1]:.2f})", w, xytext=xy_text, ha=ha, color=pal.fg,
+                    fontsize=12, arrowprops=dict(arrowstyle="->", color=pal.fg))
         ax.axhline(0, color=pal.muted, lw=0.8)
         ax.axvline(0, color=pal.muted, lw=0.8)
         ax.set_aspect("equal")
@@ -150,7 +151,7 @@ def l1_l2_geometry(fig, pal):
         ax.set_xticks([-1, 0, 1, 2])
         ax.set_yticks([-1, 0, 1])
         ax.set_xlabel("$w_1$")
-        ax.set_title(title, fontsize=12)
+        ax.set_title(title, fontsize=14)
     axes[0].set_ylabel("$w_2$")
 
 
@@ -178,16 +179,16 @@ def l1_l2_weights(fig, pal):
     ws = _fit_linear()
     axes = fig.subplots(3, 1, sharex=True)
     bins = np.linspace(-3, 3, 61)
-    names = ("no regularization", "L1 (lasso)", "L2 (ridge)")
+    names = ("不加正则", "L1 (lasso)", "L2 (ridge)")
     for ax, w, name, col in zip(axes, ws, names, (pal.muted, pal.c[0], pal.c[1])):
         ax.hist(w, bins=bins, color=col, edgecolor=pal.bg, lw=0.5)
         zeros = int(np.sum(w == 0.0))
         small = int(np.sum(np.abs(w) < 0.05))
-        ax.text(0.99, 0.9, f"{name}\nexact zeros {zeros}/{w.size}, |w|<0.05: {small}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=11, color=pal.fg)
+        ax.text(0.99, 0.95, f"{name}\n恰为 0：{zeros}/{w.size}，|w|<0.05：{small}",
+                transform=ax.transAxes, ha="right", va="top", fontsize=12, color=pal.fg)
         ax.set_yticks([])
         ax.grid(True, axis="x", color=pal.grid, lw=0.6)
-    axes[-1].set_xlabel("weight value (true: 5 nonzero, 35 zero)")
+    axes[-1].set_xlabel("权重值（真实：5 个非零，35 个为 0）")
 
 
 # ---------------------------------------------------------------- dropout
@@ -216,7 +217,7 @@ def dropout_net(fig, pal):
                 ax.scatter([x0], [y0], s=60, marker="x", color=pal.c[3], zorder=4, lw=1.5)
     ax.set_xlim(-0.4, 3.4)
     ax.set_ylim(-3.3, 3.1)
-    ax.set_title(f"one training step, p={p}", fontsize=12)
+    ax.set_title(f"一次训练，p={p}")
     ax.axis("off")
 
     # Monte-Carlo: next-layer input with inverted dropout vs. inference
@@ -227,14 +228,17 @@ def dropout_net(fig, pal):
     s_train = (masks * a) @ w / (1 - p)        # inverted dropout: scale kept units by 1/(1-p)
     s_infer = a @ w                            # inference: no mask, no scaling
     s_noscale = (1 - p) * s_infer              # what the mean would be without rescaling
-    ax2.hist(s_train, bins=50, color=pal.c[0], alpha=0.75)
-    ax2.axvline(s_infer, color=pal.c[1], lw=2.2, label="inference")
-    ax2.axvline(s_train.mean(), color=pal.fg, lw=1.5, ls="--", label="train mean")
-    ax2.axvline(s_noscale, color=pal.c[3], lw=1.5, ls=":", label="no 1/(1-p)")
+    counts, _, _ = ax2.hist(s_train, bins=50, color=pal.c[0], alpha=0.75)
+    top = counts.max() * 1.75  # headroom: the legend sits above the histogram and the lines
+    ax2.set_ylim(0, top)
+    line_top = counts.max() * 1.08 / top
+    ax2.axvline(s_infer, ymax=line_top, color=pal.c[1], lw=2.2, label="推理")
+    ax2.axvline(s_train.mean(), ymax=line_top, color=pal.fg, lw=1.5, ls="--", label="训练均值")
+    ax2.axvline(s_noscale, ymax=line_top, color=pal.c[3], lw=1.5, ls=":", label="不乘 1/(1−p)")
     ax2.set_yticks([])
-    ax2.set_xlabel("input to next unit")
-    ax2.set_title("train (masked) vs inference", fontsize=12)
-    ax2.legend(frameon=False, fontsize=11, loc="upper right")
+    ax2.set_xlabel("下一层单元的输入")
+    ax2.set_title("训练（随机丢弃）vs 推理")
+    ax2.legend(frameon=False, loc="upper right", handlelength=1.6, borderaxespad=0.2)
 
 
 # ---------------------------------------------------------------- batch norm
@@ -247,9 +251,9 @@ def bn_stats(fig, pal):
     Ws = [rng.normal(0, 1, (width, width)) for _ in range(depth)]
     ax = fig.subplots()
     layers = np.arange(1, depth + 1)
-    for gain, use_bn, col, label in ((0.8, False, pal.c[0], "no BN, weights 0.8x He scale"),
-                                     (1.25, False, pal.c[3], "no BN, weights 1.25x He scale"),
-                                     (0.8, True, pal.c[2], "with BN (either scale)")):
+    for gain, use_bn, col, label in ((0.8, False, pal.c[0], "无 BN，权重 0.8 倍 He"),
+                                     (1.25, False, pal.c[3], "无 BN，权重 1.25 倍 He"),
+                                     (0.8, True, pal.c[2], "有 BN（两种尺度相同）")):
         h = x0
         stds = []
         for W in Ws:
@@ -259,8 +263,9 @@ def bn_stats(fig, pal):
             stds.append(z.std())
             h = np.maximum(z, 0)
         ax.semilogy(layers, stds, color=col, lw=2.2, ls="--" if use_bn else "-", label=label)
-    ax.set_xlabel("layer")
-    ax.set_ylabel("std of pre-activation")
+    ax.set_xlabel("层")
+    ax.set_ylabel("预激活的标准差")
     ax.set_xticks([1, 5, 10, 15, 20])
+    ax.set_ylim(1e-2, 3e3)  # headroom for the legend above the growing curve
     ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=11, loc="upper left")
+    ax.legend(frameon=False, loc="upper left")
