@@ -105,8 +105,8 @@ def upsampling_methods(fig, pal):
     rk = np.random.default_rng(0).uniform(0, 1, (kb.shape[0], kb.shape[0]))
     rk *= kb.sum() / rk.sum()
     tc_rand = conv_transpose2d(img, rk, s, p=(kb.shape[0] - s) // 2)
-    panels = [(img, "input 8×8"), (near, "nearest"), (bil, "bilinear"), (bic, "bicubic"),
-              (tc_bil, "transp. conv\n(bilinear init)"), (tc_rand, "transp. conv\n(random kernel)")]
+    panels = [(img, "输入 8×8"), (near, "最近邻"), (bil, "双线性"), (bic, "双三次"),
+              (tc_bil, "转置卷积\n（双线性初始化）"), (tc_rand, "转置卷积\n（随机核）")]
     axes = fig.subplots(2, 3)
     for ax, (m, t) in zip(axes.ravel(), panels):
         ax.imshow(np.clip(m, 0, 1), cmap=_cmap(pal), vmin=0, vmax=1, interpolation="nearest")
@@ -164,7 +164,7 @@ def _mat(ax, m, pal, title, fmt, hl=None):
         for j in range(n1):
             v = m[i, j]
             if hl is not None and hl[i, j]:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=pal.c[1], alpha=0.35, lw=0))
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=pal.c[3], alpha=0.35, lw=0))
             ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=13,
                     color=pal.fg if v != 0 else pal.muted)
     for t in range(n0 + 1):
@@ -196,12 +196,12 @@ def pooling_backprop(fig, pal):
     assert ymax.tolist() == [[5, 4], [6, 7]]
     assert yavg.tolist() == [[2.75, 1.75], [2.25, 3.25]]
     axes = fig.subplots(2, 3, gridspec_kw={"width_ratios": [4, 4, 4]})
-    _mat(axes[0, 0], POOL_X, pal, "input x", "{:.0f}", hl=dmax != 0)
-    _mat(axes[0, 1], ymax, pal, "max pool", "{:.0f}")
-    _mat(axes[0, 2], yavg, pal, "avg pool", "{:.2f}")
-    _mat(axes[1, 0], POOL_G, pal, "upstream grad", "{:.1f}")
-    _mat(axes[1, 1], dmax, pal, "∂L/∂x (max)", "{:.1f}", hl=dmax != 0)
-    _mat(axes[1, 2], davg, pal, "∂L/∂x (avg)", "{:.1f}")
+    _mat(axes[0, 0], POOL_X, pal, "输入 x", "{:.0f}", hl=dmax != 0)
+    _mat(axes[0, 1], ymax, pal, "最大池化", "{:.0f}")
+    _mat(axes[0, 2], yavg, pal, "平均池化", "{:.2f}")
+    _mat(axes[1, 0], POOL_G, pal, "上游梯度", "{:.1f}")
+    _mat(axes[1, 1], dmax, pal, "$\\partial L/\\partial x$（最大）", "{:.1f}", hl=dmax != 0)
+    _mat(axes[1, 2], davg, pal, "$\\partial L/\\partial x$（平均）", "{:.1f}")
 
 
 # ---------------------------------------------------------------- max vs average: experiment
@@ -242,15 +242,15 @@ def max_vs_avg_experiment(fig, pal):
     assert res["dense"][1] > res["dense"][0] + 0.05
     ax = fig.subplots()
     x = np.arange(2)
-    for i, (lab, col) in enumerate((("max pool", pal.c[1]), ("avg pool", pal.c[0]))):
+    for i, (lab, col) in enumerate((("最大池化", pal.c[1]), ("平均池化", pal.c[0]))):
         vals = [res["sparse"][i], res["dense"][i]]
         ax.bar(x + (i - 0.5) * 0.38, vals, width=0.36, color=col, label=lab)
         for xi, v in zip(x, vals):
             ax.text(xi + (i - 0.5) * 0.38, v + 0.01, f"{v:.2f}", ha="center", fontsize=13, color=pal.fg)
     ax.set_xticks(x)
-    ax.set_xticklabels(["sparse: 1 strong pixel", "dense: all pixels +0.5"])
+    ax.set_xticklabels(["稀疏：1 个强像素", "密集：所有像素 +0.5"])
     ax.set_ylim(0.5, 1.0)
-    ax.set_ylabel("AUC of pooled value")
-    ax.set_title("pattern detection in a 4×4 ReLU window, 2000+2000 samples", color=pal.fg, fontsize=13)
+    ax.set_ylabel("池化值的 AUC")
+    ax.set_title("4×4 ReLU 窗口中的模式检测（正负各 2000 个）", color=pal.fg, fontsize=13)
     ax.grid(True, axis="y", color=pal.grid, lw=0.6)
     ax.legend(frameon=False, fontsize=12, loc="upper center", labelcolor=pal.fg, ncol=2)
