@@ -66,13 +66,16 @@ class _Deck(genanki.Deck):
 
     def write_to_db(self, cursor, timestamp, id_gen):
         super().write_to_db(cursor, timestamp, id_gen)  # the deck and model JSON; self.notes is empty
-        notes, cards = [], []
-        for mod, guid, model, fields, tags, due in self.rows:
-            note_id = next(id_gen)
-            notes.append((note_id, guid, model.model_id, mod, -1, f" {' '.join(tags)} ", "\x1f".join(fields), fields[model.sort_field_index], 0, 0, ""))
-            for ord_ in _card_ords(model, fields):
-                cards.append((next(id_gen), note_id, self.deck_id, ord_, mod, -1, 0, 0, due, 0, 0, 0, 0, 0, 0, 0, 0, ""))
-        cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", notes)
+        cards = []
+
+        def notes():  # a generator: each note's joined fields exist only until sqlite has them
+            for mod, guid, model, fields, tags, due in self.rows:
+                note_id = next(id_gen)
+                yield (note_id, guid, model.model_id, mod, -1, f" {' '.join(tags)} ", "\x1f".join(fields), fields[model.sort_field_index], 0, 0, "")
+                for ord_ in _card_ords(model, fields):
+                    cards.append((next(id_gen), note_id, self.deck_id, ord_, mod, -1, 0, 0, due, 0, 0, 0, 0, 0, 0, 0, 0, ""))
+
+        cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", notes())
         cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", cards)
 
 
