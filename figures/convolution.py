@@ -342,7 +342,7 @@ def dw_roofline(fig, pal):
     ai = np.logspace(-1, 3, 200)
     ax.plot(ai, np.minimum(PEAK, ai * BW) / 1e12, color=pal.fg, lw=2)
     ridge = PEAK / BW
-    ax.axvline(ridge, color=pal.muted, ls=":", lw=1)
+    ax.plot([ridge, ridge], [0.08, PEAK / 1e12], color=pal.muted, ls=":", lw=1)  # up to the roof only
     ax.text(ridge * 1.1, 0.12, f"拐点 {ridge:.1f}", color=pal.muted, fontsize=12)
     labels = {"standard": "3×3 标准卷积", "depthwise": "3×3 逐通道", "pointwise": "1×1 逐点"}
     for i, kind in enumerate(("standard", "pointwise", "depthwise")):
@@ -350,8 +350,9 @@ def dw_roofline(fig, pal):
         a = f / t
         perf = min(PEAK, a * BW)
         ax.plot([a], [perf / 1e12], "o", ms=10, color=pal.c[i])
-        off = {"standard": (-120, 14), "pointwise": (-30, -48), "depthwise": (14, -30)}[kind]
-        ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B，≤{perf / PEAK:.0%} 峰值", (a, perf / 1e12),
+        off = {"standard": (-120, 14), "pointwise": (-8, -48), "depthwise": (12, -44)}[kind]
+        sep = "\n" if kind == "depthwise" else "，"  # narrow: it must end left of the ridge line
+        ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B{sep}≤{perf / PEAK:.0%} 峰值", (a, perf / 1e12),
                     textcoords="offset points", xytext=off, color=pal.c[i], fontsize=12)
     ax.set_xscale("log")
     ax.set_yscale("log")

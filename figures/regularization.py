@@ -139,8 +139,8 @@ def l1_l2_geometry(fig, pal):
         ax.contour(W1, W2, Z, levels=[level], colors=[pal.c[1]], linewidths=2)
         ax.scatter([_C[0]], [_C[1]], color=pal.fg, s=20, zorder=4)
         ax.scatter([w[0]], [w[1]], color=pal.c[3], s=45, zorder=5)
-        # L1: below the corner; L2: up-left, outside both the circle and the orange contour
-        xy_text, ha = ((w[0] - 0.2, w[1] - 0.75), "left") if kind == "l1" else ((0.45, 1.45), "right")
+        # below-right of the ball, clear of the ball, the orange contour and the axis lines
+        xy_text, ha = ((w[0] - 0.35, w[1] - 0.8), "left") if kind == "l1" else ((1.6, -0.95), "center")
         ax.annotate(f"({w[0]:.2f}, {w[1]:.2f})", w, xytext=xy_text, ha=ha, color=pal.fg,
                     fontsize=12, arrowprops=dict(arrowstyle="->", color=pal.fg))
         ax.axhline(0, color=pal.muted, lw=0.8)
