@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from conftest import REPO
 
@@ -17,7 +16,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import generate  # noqa: E402
 import peer  # noqa: E402
-from run import COLD, FIGURE, FLOOR, NOOP, NOTE  # noqa: E402
+from run import COLD, FIGURE, FLOOR, NOOP, NOTE, WARM  # noqa: E402
 
 from deckgen import BuildConfig, build  # noqa: E402
 
@@ -32,16 +31,16 @@ def test_benchmark_runs_end_to_end_and_writes_table_plot_and_samples(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     rows = {(r["content"], r["build"]): r for r in results["rows"]}
-    assert set(rows) == {("24 notes", b) for b in (COLD, NOOP, NOTE, FIGURE, FLOOR)}
+    assert set(rows) == {("24 notes", b) for b in (COLD, WARM, NOOP, NOTE, FIGURE, FLOOR)}
     for row in rows.values():
         assert len(row["samples"]) == 2
         for s in row["samples"]:
             assert 0 < s["wall"] < 300 and 0 < s["cpu"] and 5 < s["rss_mb"] < 2000
     # Work skipped is work not done: a no-op build costs less CPU than a cold one (which also renders figures).
-    cpu = {b: min(s["cpu"] for s in rows[("24 notes", b)]["samples"]) for b in (COLD, NOOP)}
-    assert cpu[NOOP] < cpu[COLD]
+    cpu = {b: min(s["cpu"] for s in rows[("24 notes", b)]["samples"]) for b in (COLD, WARM, NOOP)}
+    assert cpu[NOOP] < cpu[WARM] < cpu[COLD]
     table = (out / "results.md").read_text(encoding="utf-8")
-    assert table.count("| 24 notes |") == 5 and "load average" in table.lower()
+    assert table.count("| 24 notes |") == 6 and "load average" in table.lower()
     assert (out / "results.png").read_bytes().startswith(b"\x89PNG")
     # The edits really happened: the last build of the work project has the last note edit in it.
     assert "基准测试编辑 2。" in (tmp_path / "work" / "notes-24" / "content" / "topic-00.md").read_text(encoding="utf-8")
