@@ -6,7 +6,8 @@ Out: the same packages deckgen writes (one per deck plus one with every deck), b
      from the finished field HTML, so the time it takes is what packaging alone costs: no parsing,
      no rendering, no caching, no lock file.
 
-    python bench/floor.py NOTES.json OUT_DIR
+    python bench/floor.py --extract ALL.apkg DEST    # untimed: writes DEST/notes.json and the media
+    python bench/floor.py DEST/notes.json OUT_DIR    # timed
 """
 from __future__ import annotations
 
@@ -75,4 +76,7 @@ def write_packages(notes_json: Path, out_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    write_packages(Path(sys.argv[1]), Path(sys.argv[2]))
+    if sys.argv[1] == "--extract":
+        extract(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        write_packages(Path(sys.argv[1]), Path(sys.argv[2]))

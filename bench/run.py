@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -34,7 +35,6 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-import floor  # noqa: E402
 import generate  # noqa: E402
 import peer  # noqa: E402
 
@@ -73,7 +73,12 @@ class Row:
 
 
 def run_child(cmd: list[str], cwd: Path | None = None, env: dict | None = None) -> Sample:
-    """Run `cmd` to completion; its wall time, CPU time and peak RSS."""
+    """Run `cmd` to completion; its wall time, CPU time and peak RSS.
+
+    Linux starts a forked child's ru_maxrss at its parent's size, so this process is kept small
+    (no content, no matplotlib until the end); its own peak is recorded with the results as the
+    smallest RSS a measurement can show.
+    """
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
@@ -170,7 +175,11 @@ def measure_peer(label: str, root: Path, commands: Commands, runs: int) -> Row:
 
 def measure_floor(label: str, root: Path, runs: int) -> Row:
     """genanki alone writing deckgen's packages from the finished HTML of the last build."""
-    prepared = floor.extract(root / "dist" / "all.apkg", root.parent / f"{root.name}-floor-in")
+    # In a child process: loading 10,000 notes here would grow this process, and a child's
+    # ru_maxrss starts from its parent's size at fork (see `run_child`).
+    dest = root.parent / f"{root.name}-floor-in"
+    subprocess.run([sys.executable, str(HERE / "floor.py"), "--extract", str(root / "dist" / "all.apkg"), str(dest)], check=True)
+    prepared = dest / "notes.json"
     out = root.parent / f"{root.name}-floor-out"
     load, samples = os.getloadavg()[0], []
     for _ in range(runs):
@@ -241,6 +250,7 @@ def benchmark(args) -> dict:
             "started": started,
             "finished": {"load": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M:%S")},
             "runs": args.runs,
+            "bench_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         },
         "rows": [asdict(r) for r in rows],
     }
@@ -290,6 +300,8 @@ def table(results: dict) -> str:
         "× peer is our median (wall or CPU) divided by markdown-anki-decks' median on the same content.",
         "- genanki floor: genanki alone writing the packages deckgen writes (one per topic plus all.apkg) from the "
         "finished HTML, in one process.",
+        f"- Peak RSS is `ru_maxrss` of the child (the largest single process of its tree). A child's value starts at "
+        f"the size of the benchmark process that forked it ({m.get('bench_rss_mb', 0):.0f} MB at most), so no row can show less.",
     ]
     return "\n".join(lines) + "\n"
 
