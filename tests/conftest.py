@@ -44,6 +44,27 @@ def run_deckgen(root: Path, *args: str, timeout: float = 300) -> Run:
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
+@pytest.fixture(scope="session")
+def flagship(tmp_path_factory) -> Path:
+    """The repository's own content and figures, built once per session in a scratch copy.
+
+    Tests never build the checkout itself: its dist/, cache and lock file stay untouched.
+    """
+    import shutil
+
+    from deckgen import BuildConfig, build
+
+    if not (REPO / "content").is_dir():
+        pytest.skip("no flagship content in this checkout")
+    root = tmp_path_factory.mktemp("flagship")
+    shutil.copytree(REPO / "content", root / "content")
+    shutil.copytree(REPO / "figures", root / "figures")
+    if (REPO / "deckgen.lock").exists():
+        shutil.copy(REPO / "deckgen.lock", root / "deckgen.lock")
+    build(BuildConfig(root=root))
+    return root
+
+
 @pytest.fixture
 def project(tmp_path: Path):
     """A factory: project({"content/a.md": "..."}) -> root folder."""

@@ -5,7 +5,6 @@ import json
 import unicodedata
 from pathlib import Path
 
-import pytest
 from conftest import REPO, run_deckgen
 
 from deckgen.questions import duplicate_pairs
@@ -178,9 +177,8 @@ def test_duplicate_threshold_on_labelled_pairs():
     assert sum(k in flagged for k in same) >= 11, f"recall dropped: {sum(k in flagged for k in same)}/{len(same)}"
 
 
-@pytest.mark.skipif(not (REPO / "content").is_dir(), reason="no flagship content in this checkout")
-def test_real_content_is_clean(chromium):
-    run = run_deckgen(REPO, "check", "--format", "json", timeout=900)
+def test_real_content_is_clean(chromium, flagship):
+    run = run_deckgen(flagship, "check", "--format", "json", timeout=900)
     data = json.loads(run.stdout)
     assert data["findings"] == [], "\n".join(f"{f['path']}:{f['line']}: {f['message']}" for f in data["findings"])
     assert run.code == 0 and not data["summary"]["skipped"]

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,6 +9,7 @@ from anki_engine import card_problems, import_package, new_collection, render_al
 from conftest import REPO
 
 from deckgen import BuildConfig, build
+
 
 # Every question of the two seeds, numbered as printed; "b" marks the second use of a number.
 SEED_QUESTIONS = (
@@ -21,17 +21,13 @@ SEEDS = REPO.parent / "shared" / "seeds"
 
 
 @pytest.fixture(scope="module")
-def flagship(tmp_path_factory):
-    """The repository's content built in a scratch copy (the repository itself is not touched)."""
-    root = tmp_path_factory.mktemp("flagship")
-    shutil.copytree(REPO / "content", root / "content")
-    shutil.copytree(REPO / "figures", root / "figures")
-    if (REPO / "deckgen.lock").exists():
-        shutil.copy(REPO / "deckgen.lock", root / "deckgen.lock")
-    report = build(BuildConfig(root=root))
-    col = new_collection(root / "anki")
-    log = import_package(col, root / "dist" / "all.apkg")
-    yield root, report, col, log
+def imported(flagship):
+    """The built flagship imported into a fresh collection."""
+    
+    report = build(BuildConfig(root=flagship))  # already built: returns at once
+    col = new_collection(flagship / "anki-content")
+    log = import_package(col, flagship / "dist" / "all.apkg")
+    yield flagship, report, col, log
     col.close()
 
 
@@ -50,21 +46,21 @@ def test_seed_list_matches_the_seed_files():
     assert sorted(found) == sorted(SEED_QUESTIONS)
 
 
-def test_every_seed_question_is_covered(flagship):
-    _, report, col, _ = flagship
+def test_every_seed_question_is_covered(imported):
+    _, report, col, _ = imported
     tags = {tag.lower() for nid in col.find_notes("") for tag in col.get_note(nid).tags}
     missing = [q for q in SEED_QUESTIONS if f"seed::{q}" not in tags]
     assert not missing, f"seed questions without a note: {missing}"
 
 
-def test_every_note_names_its_seed_question(flagship):
-    _, _, col, _ = flagship
+def test_every_note_names_its_seed_question(imported):
+    _, _, col, _ = imported
     untagged = [col.get_note(nid)["Meta"] for nid in col.find_notes("") if not any(t.lower().startswith("seed::") for t in col.get_note(nid).tags)]
     assert not untagged, f"notes without a seed:: tag: {untagged}"
 
 
-def test_every_card_renders_with_its_media(flagship):
-    root, report, col, log = flagship
+def test_every_card_renders_with_its_media(imported):
+    root, report, col, log = imported
     assert not log.conflicting and not log.duplicate
     assert len(log.new) == report.notes
     cards = render_all(col)
@@ -78,8 +74,8 @@ def test_every_card_renders_with_its_media(flagship):
         pytest.fail(f"media not used by any card: {name}")
 
 
-def test_each_topic_package_imports_on_its_own(flagship, tmp_path):
-    root, report, _, _ = flagship
+def test_each_topic_package_imports_on_its_own(imported, tmp_path):
+    root, report, _, _ = imported
     for package in report.packages:
         col = new_collection(tmp_path / Path(package).stem)
         log = import_package(col, Path(package))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import struct
 import urllib.error
 import urllib.request
@@ -126,11 +125,8 @@ def test_cards_are_rendered_exactly_as_anki_renders_them(project, tmp_path):
     assert assert_cards_match_anki(config, tmp_path) == 1 + 2 + 3 + 2 + 1  # basic, reversed, 3 clozes, 2 clozes, basic
 
 
-@pytest.mark.skipif(not (REPO / "content").is_dir(), reason="no flagship content in this checkout")
-def test_flagship_cards_are_rendered_exactly_as_anki_renders_them(tmp_path):
-    config = BuildConfig(root=REPO, dist_dir=tmp_path / "dist", lock_path=tmp_path / "deckgen.lock")
-    if (REPO / "deckgen.lock").exists():
-        shutil.copy(REPO / "deckgen.lock", config.lock_path)
+def test_flagship_cards_are_rendered_exactly_as_anki_renders_them(flagship, tmp_path):
+    config = BuildConfig(root=flagship)
     build(config)
     assert assert_cards_match_anki(config, tmp_path) > 100
 
@@ -324,13 +320,12 @@ def test_search_by_text_and_tag(project, browser):
 
 # Inline formulas in content/ wider than a 390 px phone (reported; they need to become $$ display
 # formulas, which scroll inside themselves). Remove a note here once its formula is fixed.
-KNOWN_WIDE = frozenset({"attention-cloze", "warmup-cosine-formula", "bilinear-interp"})
+KNOWN_WIDE: frozenset[str] = frozenset()  # notes allowed to overflow a phone: none
 
 
-@pytest.mark.skipif(not (REPO / "content").is_dir(), reason="no flagship content in this checkout")
-def test_flagship_preview_renders_on_a_phone(browser, tmp_path):
+def test_flagship_preview_renders_on_a_phone(browser, flagship, tmp_path):
     """Every deck of the real content at 390 px, day mode: formulas, figures, no sideways scroll."""
-    config = BuildConfig(root=REPO, dist_dir=tmp_path / "dist", lock_path=tmp_path / "deckgen.lock")
+    config = BuildConfig(root=flagship, dist_dir=tmp_path / "dist", lock_path=tmp_path / "deckgen.lock")
     report = build_preview(config)
     pages = sorted((tmp_path / "dist/preview").glob("deck-*.html"))
     assert len(pages) == report.decks > 0

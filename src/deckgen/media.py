@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .cache import atomic_write
 from .errors import ErrorList
-from .records import Location, MediaRef
+from .records import MediaRef
 from .scan import unsafe_html
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
