@@ -405,3 +405,33 @@ def test_ids_command_refuses_a_file_it_cannot_read(project):
         assert result.code == 1, result.stdout + result.stderr
         assert "error: content/gbk.md:2: the file is not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
         assert (root / "content/gbk.md").read_bytes() == data
+
+
+# Inputs built to make a parser slow or deep: each must finish (the timeout of run_deckgen is a
+# hang guard, not a speed test) and build, or fail with located errors.
+PATHOLOGICAL = [
+    ("unmatched-brackets", "[`" * 20_000, 1, "content/bad.md:6: the note took longer than 10 s to render"),
+    ("image-targets", "![a](" * 200_000, 1, "content/bad.md:8: image '![a](' cannot be read"),
+    ("image-titles", '![a](b "' * 150_000, 1, "content/bad.md:8: image '![a](b \"' cannot be read"),
+    ("backtick-runs", " ".join("`" * i for i in range(1, 200)), 0, ""),
+    ("huge-char-reference", "&#" + "9" * 5000 + ";", 0, ""),
+    ("nested-lists", "\n".join("  " * i + "- x" for i in range(1000)), 1, "content/bad.md:6: lists or quotes are nested too deeply"),
+]
+
+
+@pytest.mark.parametrize("name, answer, code, expect", PATHOLOGICAL, ids=[p[0] for p in PATHOLOGICAL])
+def test_pathological_markdown_finishes(project, name: str, answer: str, code: int, expect: str):
+    root = project({BAD: note(answer)})
+    result = run_deckgen(root, timeout=120)
+    assert result.code == code, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    if expect:
+        line = error_line(result.stderr, expect)
+        assert " — " in line
+        assert len(result.stderr.splitlines()) < 60  # thousands of errors are summed up
+
+
+def test_heading_of_unclosed_ids_finishes(project):
+    root = project({BAD: md("## 问题 " + "{#" * 300_000, "", "答")})
+    result = run_deckgen(root, timeout=120)
+    assert result.code == 1 and "content/bad.md:6: note has no id" in result.stderr

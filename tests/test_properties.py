@@ -165,8 +165,18 @@ def test_protected_tex_outside_deletions_has_no_closing_pair(tex: str):
     assert "}}" not in cloze.protect(tex).replace("\\}}", "")
 
 
+def balanced(tex: str) -> bool:
+    """Braces nest properly, as TeX requires of a formula."""
+    depth = 0
+    for ch in tex:
+        depth += {"{": 1, "}": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
 @SETTINGS
-@given(st.text(alphabet=list("ab{}^_\\ "), min_size=1, max_size=40).filter(lambda t: t.count("{") == t.count("}") and "\\" not in t))
+@given(st.text(alphabet=list("ab{}^_ "), min_size=1, max_size=40).filter(balanced))
 def test_deletion_around_a_formula_keeps_the_formula(inner: str):
     tex = "{{c1::" + inner + "}}"
     assert cloze.strip(cloze.protect(tex)).replace(" ", "") == inner.replace(" ", "")

@@ -141,9 +141,19 @@ def print_report(report: BuildReport, out=sys.stdout) -> None:
     print(f"{report.notes} notes in {len(report.packages)} packages ({written}) in {report.stats.get('seconds', 0):.2f} s", file=out)
 
 
+MAX_ERRORS_PER_FILE = 50  # a broken generated file can hold thousands; the first ones say enough
+
+
 def _print_errors(failed: BuildFailed) -> None:
+    shown: dict[str, int] = {}
     for error in failed.errors:
-        print(f"error: {error}", file=sys.stderr)
+        path = error.location.path
+        shown[path] = shown.get(path, 0) + 1
+        if shown[path] <= MAX_ERRORS_PER_FILE:
+            print(f"error: {error}", file=sys.stderr)
+    for path, count in shown.items():
+        if count > MAX_ERRORS_PER_FILE:
+            print(f"error: {path}: {count - MAX_ERRORS_PER_FILE} more errors not shown — fix the ones above first", file=sys.stderr)
     count = len(failed.errors)
     print(f"{count} error{'s' if count != 1 else ''}; nothing was written, dist/ is unchanged", file=sys.stderr)
 

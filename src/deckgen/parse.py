@@ -17,7 +17,7 @@ from .scan import FENCE_RE, SCRIPT_HINT, TOKEN_RE, Scanned, _Tokens, scan, unsaf
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HEADING_RE = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*$")
-HEADING_ID_RE = re.compile(r"^(.*?)\s*\{#([^}]*)\}\s*#*\s*$")
+HEADING_ID_RE = re.compile(r"^(.*?)\s*\{#([^{}]*)\}\s*#*\s*$")  # no `{` in ids: linear on `{#{#{#...`
 META_RE = re.compile(r"^(tags|type)\s*:\s*(.*?)\s*$")
 CLOZE_OPEN_RE = re.compile(r"\{\{c(\d*)::")
 QUESTION_END = "???"

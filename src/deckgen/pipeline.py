@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import os
+import signal
+import threading
+import time
 import unicodedata
 from collections import Counter
-import os
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -287,6 +289,9 @@ def _render_topics(config, topics, figure_media, sympy_results, previous, errors
         return [], 0
     todo = [(note, topic.deck_id, topic.tags, repl, names, key) for topic, plan in plans for note, repl, names, key in plan if key not in previous]
     rendered = {item[-1]: note for item, note in zip(todo, _render_many(todo, config.jobs))}
+    errors += [failed for failed in rendered.values() if isinstance(failed, ContentError)]
+    if errors:
+        return [], len(todo)
     compiled = []
     for topic, plan in plans:
         notes = []
@@ -315,9 +320,41 @@ def _note_media(config, note: Note, markdown_file: Path, figure_media, errors) -
     return replacements, names
 
 
-def _render_one(item) -> RenderedNote:
+RENDER_TIMEOUT = 10.0  # seconds per note: Markdown takes milliseconds, but some input makes it crawl
+
+
+class _RenderTimeout(BaseException):
+    """Raised by SIGALRM in the middle of Python-Markdown."""
+
+
+@contextmanager
+def _time_limit(seconds: float):
+    """SIGALRM after `seconds` (only the main thread can take signals; elsewhere no limit)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _RenderTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _render_one(item) -> RenderedNote | ContentError:
     note, deck_id, tags, replacements, names, key = item
-    return render_note(note, deck_id, tags, replacements, names, key)
+    try:
+        with _time_limit(RENDER_TIMEOUT):
+            return render_note(note, deck_id, tags, replacements, names, key)
+    except RecursionError:  # Python-Markdown recurses once per level of nested lists and quotes
+        return ContentError(note.location, "lists or quotes are nested too deeply to render", "use fewer levels of nesting (a few dozen at most)")
+    except _RenderTimeout:  # e.g. thousands of unmatched '[': Python-Markdown is quadratic there
+        return ContentError(note.location, f"the note took longer than {RENDER_TIMEOUT:g} s to render", "look for long runs of unmatched '[', '`' or '<' and remove them, or escape them as \\[")
 
 
 _TODO: list = []  # the notes `_render_many` hands out, set while its worker processes run

@@ -11,6 +11,7 @@ gives all three. Code spans and fenced code blocks are copied through untouched,
 """
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from dataclasses import dataclass, field
@@ -21,8 +22,19 @@ from .records import Formula, Location, MediaRef, SympyBlock
 TOKEN_RE = re.compile(r"DGTOK(\d+)Z")
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
 BACKTICKS_RE = re.compile(r"`+")
-IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-UNREAD_IMAGE_RE = re.compile(r"!\[[^\]\n]*\](?:\([^)\n]*\)?|\[[^\]\n]*\]?)")  # what IMAGE_RE left: spaces, references
+
+
+def _up_to(stop: str) -> str:
+    """Characters other than `stop`, and never `![`: a match cannot run over the next image, so
+    trying each `![` of a long line costs time linear in the line, not quadratic."""
+    return "(?:[^" + stop + "!]|!(?!\\[))"
+
+
+_CAPTION, _TARGET, _TITLE = _up_to(r"\]\n"), _up_to(r")\s>"), _up_to(r'"\n')
+IMAGE_RE = re.compile(r"!\[(" + _CAPTION + r"*)\]\(\s*<?(" + _TARGET + r"+)>?(?:\s+\"" + _TITLE + r"*\")?\s*\)")
+# What IMAGE_RE leaves: spaces in the path, a single-quoted title, a reference-style image.
+UNREAD_IMAGE_RE = re.compile(r"!\[" + _CAPTION + r"*\](?:\(" + _up_to(r")\n") + r"*\)?|\[" + _CAPTION + r"*\]?)")
+_BIG_CHARREF_RE = re.compile(r"&#[xX]?[0-9a-fA-F]{8,};?")  # past U+10FFFF; html.unescape chokes on huge ones
 RAW_IMG_RE = re.compile(r"<img\b", re.I)
 SCRIPT_RE = re.compile(r"<script\b", re.I)
 HANDLER_RE = re.compile(r"<[a-z][^<>]*?[\s/\"'](on[a-z]+)\s*=", re.I)
@@ -134,6 +146,7 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
         return numbered[lo][0]
 
     result: list[str] = []
+    runs = _backtick_runs(text)
     lifted: list[tuple[int, int]] = []  # code spans, formulas, images and escapes: not HTML
     pos = 0
     n = len(text)
@@ -147,7 +160,7 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
             lifted.append((pos, pos + 2))
             pos += 2
         elif ch == "`":
-            end = _code_span_end(text, pos)
+            end = _code_span_end(text, pos, runs)
             result.append(text[pos:end])
             lifted.append((pos, end))
             pos = end
@@ -205,20 +218,30 @@ def unsafe_html(text: str) -> list[tuple[str, int]]:
     found += [(f"event-handler attribute '{m.group(1).lower()}'", m.start(1)) for m in HANDLER_RE.finditer(text)]
     offset = 0
     for line in text.split("\n"):  # entities decoded line by line, so offsets stay on the right line
-        for match in SCRIPT_URL_RE.finditer(html.unescape(line)):
+        for match in SCRIPT_URL_RE.finditer(html.unescape(_BIG_CHARREF_RE.sub("\ufffd", line))):
             scheme = re.sub(r"\s", "", match.group(1)).lower()
             found.append((f"'{scheme}' URL", offset))
         offset += len(line) + 1
     return sorted(found, key=lambda item: item[1])
 
 
-def _code_span_end(text: str, pos: int) -> int:
-    """End of the code span opening at `pos` (CommonMark: a run of backticks of equal length)."""
-    ticks = BACKTICKS_RE.match(text, pos).group()
-    for run in BACKTICKS_RE.finditer(text, pos + len(ticks)):
-        if run.group() == ticks:
-            return run.end()
-    return pos + len(ticks)  # no closing run: the backticks are literal
+def _backtick_runs(text: str) -> dict[int, list[int]]:
+    """Start offsets of the runs of backticks in `text`, by run length."""
+    runs: dict[int, list[int]] = {}
+    for run in BACKTICKS_RE.finditer(text):
+        runs.setdefault(len(run.group()), []).append(run.start())
+    return runs
+
+
+def _code_span_end(text: str, pos: int, runs: dict[int, list[int]]) -> int:
+    """End of the code span opening at `pos` (CommonMark: the next run of backticks of equal
+    length); `runs` comes from `_backtick_runs`, so many unclosed runs do not cost quadratic time."""
+    size = len(BACKTICKS_RE.match(text, pos).group())
+    starts = runs.get(size, [])
+    following = bisect.bisect_right(starts, pos)
+    if following < len(starts):
+        return starts[following] + size
+    return pos + size  # no closing run: the backticks are literal
 
 
 def _lift_formula(text, pos, path, line_of, errors, tokens, out, result) -> int:
