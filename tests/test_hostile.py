@@ -141,6 +141,7 @@ CASES = [
     Case("unknown-key", {BAD: md("## 问题 {#q}", "", "答案", header=("dek: 坏", "id: bad"))}, "content/bad.md:2: unknown front matter key 'dek'"),
     Case("duplicate-key", {BAD: md("## 问题 {#q}", "", "答案", header=(*HEADER, "id: bad2"))}, "content/bad.md:4: front matter key 'id' is given twice"),
     Case("tab-indented-front-matter", {BAD: md("## 问题 {#q}", "", "答案", header=("deck: 坏", "\tid: bad"))}, "content/bad.md:3: front matter is not valid YAML"),
+    Case("yaml-alias-bomb", {BAD: md("## 问题 {#q}", "", "答案", header=("deck: 坏", "lol: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]", *(f"l{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)), "id: *a9"))}, "content/bad.md:13: front matter needs 'id', a stable deck id (got [[[[[["),
     Case("allow-scripts-not-a-bool", {BAD: md("## 问题 {#q}", "", "答案", header=(*HEADER, "allow_scripts: please"))}, "content/bad.md:4: front matter 'allow_scripts' must be true or false"),
     Case("script-in-description", {BAD: md("## 问题 {#q}", "", "答案", header=(*HEADER, "description: <script>alert(1)</script>"))}, "content/bad.md:4: <script> in the deck description"),
     # ---- encodings and odd files --------------------------------------------------------------
@@ -188,6 +189,7 @@ CASES = [
     Case("image-absolute", {BAD: note("![图](/etc/passwd)")}, "content/bad.md:8: image '/etc/passwd' is outside the content folder"),
     Case("image-symlink-out", {BAD: note("![图](images/evil.png)")}, "content/bad.md:8: image 'images/evil.png' is outside the content folder", setup=_symlink("content/images/evil.png", "/etc/passwd")),
     Case("image-symlinked-folder-out", {BAD: note("![图](shared/x.png)")}, "content/bad.md:8: image 'shared/x.png' is outside the content folder", setup=_symlink("content/shared", "/usr/share")),
+    Case("image-is-a-pipe", {BAD: note("![图](images/pipe.png)")}, "content/bad.md:8: image 'images/pipe.png' is not a regular file", setup=lambda root: os.mkfifo(root / "content/images/pipe.png")),
     Case("image-url", {BAD: note("![图](https://example.com/x.png)")}, "content/bad.md:8: image 'https://example.com/x.png' is not a local file"),
     Case("image-javascript", {BAD: note("![图](javascript:alert(1))")}, "content/bad.md:8:"),
     Case("image-unsupported-type", {BAD: note("![图](images/x.bmp)"), "content/images/x.bmp": b"BM" + bytes(64)}, "content/bad.md:8: 'images/x.bmp' is not a supported image type"),
@@ -205,6 +207,8 @@ CASES = [
     Case("figure-allocates-without-bound", {BAD: FIGURE_NOTE, "figures/bad.py": figure_script("hoard = []", "while True:", "    hoard.append(bytearray(2**26))")}, "content/bad.md:8: figure 'bad-fig' (figures/bad.py:5) failed: used more than 2 GiB of memory"),
     Case("figure-kills-its-process", {BAD: FIGURE_NOTE, "figures/bad.py": figure_script("import os", "os._exit(3)")}, "content/bad.md:8: figure 'bad-fig' (figures/bad.py:5) failed: the worker process died"),
     Case("figure-draws-nothing", {BAD: FIGURE_NOTE, "figures/bad.py": figure_script("fig.subplots()")}, "content/bad.md:8: figure 'bad-fig' (figures/bad.py:5) failed: the figure draws nothing"),
+    Case("figure-script-raises-on-import", {BAD: FIGURE_NOTE, "figures/bad.py": "raise RuntimeError('at import')\n" + figure_script("pass")}, "content/bad.md:8: figure 'bad-fig' (figures/bad.py:6) failed: RuntimeError: at import"),
+    Case("figure-script-hangs-on-import", {BAD: FIGURE_NOTE, "figures/bad.py": "while True:\n    pass\n" + figure_script("pass")}, "content/bad.md:8: figure 'bad-fig' (figures/bad.py:7) failed: ran longer than 2 s", args=("--figure-timeout", "2")),
     Case("figure-syntax-error", {BAD: FIGURE_NOTE, "figures/bad.py": figure_script("return (")}, "figures/bad.py:7: figure script has a syntax error"),
     Case("figure-name-not-literal", {BAD: FIGURE_NOTE, "figures/bad.py": figure_script("pass", name='" + "x')}, "figures/bad.py:5: @figure needs the figure name as a literal string"),
     # ---- sympy blocks --------------------------------------------------------------------------
@@ -212,6 +216,7 @@ CASES = [
     Case("sympy-claim-fails", {BAD: sympy_note("x = symbols('x')", "assert diff(x**2, x) == 3*x")}, "content/bad.md:10: sympy block: claim does not hold: assert diff(x**2, x) == 3*x"),
     Case("sympy-hangs", {BAD: sympy_note("while True:", "    pass")}, "content/bad.md:9: sympy block: ran longer than 2 s", args=("--sympy-timeout", "2")),
     Case("sympy-syntax-error", {BAD: sympy_note("x = (")}, "content/bad.md:9: sympy block: syntax error"),
+    Case("sympy-allocates-without-bound", {BAD: sympy_note("hoard = []", "while True:", "    hoard.append(bytearray(2**26))")}, "content/bad.md:11: sympy block:"),
     Case("sympy-kills-its-process", {BAD: sympy_note("import os", "os._exit(3)")}, "content/bad.md:8: sympy block: the worker process died"),
     # ---- decks ---------------------------------------------------------------------------------
     Case("deck-name-collides", {LATER: md("## 问题 {#q}", "", "答", header=("deck: 好::基础", "id: bad"))}, "content/zz.md:2: deck name '好::基础' is also used by content/good.md"),

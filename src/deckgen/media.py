@@ -42,6 +42,9 @@ def local_image(ref: MediaRef, markdown_file: Path, content_dir: Path, media_dir
     if path.suffix.lower() not in IMAGE_TYPES:
         errors.add(ref.location, f"'{target}' is not a supported image type", f"use one of {', '.join(sorted(IMAGE_TYPES))}")
         return None
+    if path.exists() and not path.is_file():  # a folder or a pipe: reading a pipe would hang
+        errors.add(ref.location, f"image '{target}' is not a regular file", "point to the image file itself")
+        return None
     if not path.is_file():
         errors.add(ref.location, f"image '{target}' does not exist", f"check the path; it is relative to {markdown_file.name}")
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
+import reprlib
 
 from .config import ALL_PACKAGE
 from .errors import ErrorList
@@ -202,7 +203,7 @@ def _check_header(header, lines, first, end, path, errors: ErrorList) -> dict | 
         ok = False
     deck_id = header.get("id")
     if not isinstance(deck_id, str) or not ID_RE.match(deck_id):
-        shown = f" (got {deck_id!r})" if deck_id is not None else ""
+        shown = f" (got {reprlib.repr(deck_id)})" if deck_id is not None else ""  # bounded: YAML aliases can nest a billion deep
         errors.add(Location(path, line_of("id")), f"front matter needs 'id', a stable deck id{shown}", "use lowercase letters, digits and '-', e.g. 'id: conv'; never change it once published")
         ok = False
     elif deck_id == ALL_PACKAGE:
@@ -223,7 +224,7 @@ def _check_header(header, lines, first, end, path, errors: ErrorList) -> dict | 
         ok = False
     allow_scripts = header.get("allow_scripts", False)
     if not isinstance(allow_scripts, bool):
-        errors.add(Location(path, line_of("allow_scripts")), f"front matter 'allow_scripts' must be true or false (got {allow_scripts!r})", "write 'allow_scripts: true' only if this deck's cards really need scripts, else remove the line")
+        errors.add(Location(path, line_of("allow_scripts")), f"front matter 'allow_scripts' must be true or false (got {reprlib.repr(allow_scripts)})", "write 'allow_scripts: true' only if this deck's cards really need scripts, else remove the line")
         ok = False
     elif isinstance(description, str) and not allow_scripts:
         for problem, _ in unsafe_html(description):
