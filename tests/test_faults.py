@@ -119,9 +119,21 @@ def clean_build(root: Path, tmp_path: Path) -> Path:
     return clean / "dist"
 
 
+def packages_in(dist: Path) -> dict[str, tuple]:
+    return {p.name: package_contents(p) for p in sorted(dist.glob("*.apkg"))}
+
+
 def reference(root: Path, tmp_path: Path) -> dict[str, tuple]:
     """The notes and media a clean build of the same sources gives."""
-    return {p.name: package_contents(p) for p in sorted(clean_build(root, tmp_path).glob("*.apkg"))}
+    return packages_in(clean_build(root, tmp_path))
+
+
+def assert_clear_error(code: int, stderr: str, text: str) -> None:
+    """Exit status 1, an error line holding `text` and a fix after ' — ', no traceback."""
+    assert code == 1, stderr
+    line = next((line for line in stderr.splitlines() if line.startswith("error: ") and text in line), None)
+    assert line, f"no error line with {text!r} in:\n{stderr}"
+    assert " — " in line and "Traceback" not in stderr
 
 
 def start(root: Path, *args: str, limit_file_size: int | None = None) -> subprocess.Popen:
@@ -188,7 +200,7 @@ def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tm
     again = run_deckgen(root)
     assert again.code == 0, again.stderr
     assert not [p.name for p in (root / "dist").iterdir() if p.name.startswith(".")]  # no staging files left
-    assert {p.name: package_contents(p) for p in sorted((root / "dist").glob("*.apkg"))} == reference(root, tmp_path)
+    assert packages_in(root / "dist") == reference(root, tmp_path)
 
 
 @pytest.mark.xfail(strict=True, reason="workers.py (issue 4): worker processes are not tied to the build (no PR_SET_PDEATHSIG), so killing only the build leaves a figure running until its job ends")
@@ -220,14 +232,12 @@ def test_second_build_at_once_is_refused_and_the_first_finishes(built, tmp_path)
     wait_for(lambda: (root / "figure-started").exists(), first, "the figure started")
     before = visible(root)
     second = run_deckgen(root)
-    assert second.code == 1
-    assert "another deckgen build is running in this project" in second.stderr
-    assert " — wait for it to finish" in second.stderr and "Traceback" not in second.stderr
+    assert_clear_error(second.code, second.stderr, "another deckgen build is running in this project — wait for it to finish")
     assert visible(root) == before
     (root / "hold").unlink()
     out, err = first.communicate(timeout=180)
     assert first.returncode == 0, err
-    assert {p.name: package_contents(p) for p in sorted((root / "dist").glob("*.apkg"))} == reference(root, tmp_path)
+    assert packages_in(root / "dist") == reference(root, tmp_path)
 
 
 def test_dist_that_is_a_file_is_a_clear_error(built, tmp_path):
@@ -235,9 +245,7 @@ def test_dist_that_is_a_file_is_a_clear_error(built, tmp_path):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("mine")
     result = run_deckgen(root, "--dist", str(blocker))
-    assert result.code == 1, result.stderr
-    assert f"error: {blocker}: could not read or write: File exists — a file or folder is in the way" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_clear_error(result.code, result.stderr, f"error: {blocker}: could not read or write: File exists — a file or folder is in the way")
     assert blocker.read_text() == "mine"
 
 
@@ -245,9 +253,7 @@ def test_dist_under_proc_is_a_clear_error(built, tmp_path):
     root = copy_of(built, tmp_path)
     before = visible(root)
     result = run_deckgen(root, "--dist", "/proc/deckgen-dist")
-    assert result.code == 1, result.stderr
-    assert "error: /proc/deckgen-dist: could not read or write: " in result.stderr
-    assert " — " in result.stderr and "Traceback" not in result.stderr
+    assert_clear_error(result.code, result.stderr, "error: /proc/deckgen-dist: could not read or write: ")
     assert visible(root) == before
 
 
@@ -279,9 +285,7 @@ def test_read_only_dist_is_a_clear_error(built, tmp_path, tmpfs):
     (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
     before = visible(root, dist)
     result = run_deckgen(root, "--dist", str(dist))
-    assert result.code == 1, result.stderr
-    assert "could not read or write: Read-only file system — make it writable, or write elsewhere with --dist" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_clear_error(result.code, result.stderr, "could not read or write: Read-only file system — make it writable, or write elsewhere with --dist")
     assert visible(root, dist) == before
 
 
@@ -295,16 +299,14 @@ def test_full_disk_writes_nothing_and_the_next_build_is_right(built, tmp_path, t
     filler.write_bytes(b"\0" * (free - 8192))  # room for a little, not for a package
     before = visible(root, dist)
     result = run_deckgen(root, "--dist", str(dist))
-    assert result.code == 1, result.stderr
-    assert "could not read or write: No space left on device — free some disk space" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert_clear_error(result.code, result.stderr, "could not read or write: No space left on device — free some disk space")
     assert visible(root, dist) == before
     assert not [p.name for p in dist.iterdir() if p.name.startswith(".")]  # nothing half-written left
     filler.unlink()
     again = run_deckgen(root, "--dist", str(dist))
     assert again.code == 0, again.stderr
     expected = reference(root, tmp_path)
-    assert {p.name: package_contents(p) for p in sorted(dist.glob("*.apkg"))} == expected
+    assert packages_in(dist) == expected
 
 
 def test_file_size_limit_is_a_clear_error(built, tmp_path):
@@ -314,9 +316,7 @@ def test_file_size_limit_is_a_clear_error(built, tmp_path):
     before = visible(root)
     proc = start(root, limit_file_size=64 * 1024)
     out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 1, out + err
-    assert "could not read or write: File too large — free some disk space" in err
-    assert "Traceback" not in err
+    assert_clear_error(proc.returncode, err, "could not read or write: File too large — free some disk space")
     assert visible(root) == before
     assert not [p.name for p in (root / "dist").iterdir() if p.name.startswith(".")]
 
@@ -357,9 +357,8 @@ def test_damaged_lock_file_is_a_clear_error(built, tmp_path):
     (root / "deckgen.lock").write_text('{"version": 1, "notes": [')
     before = visible(root)
     result = run_deckgen(root)
-    assert result.code == 1
-    assert "error: deckgen.lock:1: the lock file is unreadable" in result.stderr
-    assert " — restore it from version control" in result.stderr and "Traceback" not in result.stderr
+    assert_clear_error(result.code, result.stderr, "error: deckgen.lock:1: the lock file is unreadable")
+    assert " — restore it from version control" in result.stderr
     assert visible(root) == before
 
 
