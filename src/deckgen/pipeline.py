@@ -162,9 +162,11 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
     figure_media, rendered_figures = _figures(config, parsed, known, cache, errors)
     blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
     sympy_results, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_timeout)
-    _check_formulas(parsed, errors)
     previous = _previous_notes(cache, state, parsed)
-    fresh, rendered_notes = _render_topics(config, parsed, figure_media, sympy_results, previous, errors)
+    # Formulas are checked where notes are rendered, on every core. A note rendered again from
+    # the same inputs passed the same check in the last build, unless deckgen's code changed.
+    check_all = state.get("code") != inputs.code
+    fresh, rendered_notes = _render_topics(config, parsed, figure_media, sympy_results, previous, errors, check_all)
     errors.raise_if_any()
     for topic in fresh:
         store.save_topic(cache, topic_keys[topic.source_path], topic)
@@ -253,12 +255,17 @@ def _figures(config, topics, known, cache, errors):
     return figures.render(needed, known, cache, config.cache_dir / "media", errors, config.jobs, config.figure_timeout, config.progress)
 
 
-def _check_formulas(topics: list[Topic], errors: ErrorList) -> None:
-    for topic in topics:
-        for note in topic.notes:
-            for _, formula in note.formulas:
-                for problem in texcheck.problems(formula):
-                    errors.add(formula.location, f"formula {texcheck.shorten(formula.tex)}: {problem}", "fix the TeX; see the formula rules in docs/format.md")
+def _check_formulas(notes: list[Note], errors: ErrorList) -> None:
+    for note in notes:
+        errors += _formula_errors(note)
+
+
+def _formula_errors(note: Note) -> list[ContentError]:
+    return [
+        ContentError(formula.location, f"formula {texcheck.shorten(formula.tex)}: {problem}", "fix the TeX; see the formula rules in docs/format.md")
+        for _, formula in note.formulas
+        for problem in texcheck.problems(formula)
+    ]
 
 
 def _previous_notes(cache: Cache, state: dict, topics: list[Topic]) -> dict[str, RenderedNote]:
@@ -272,8 +279,9 @@ def _previous_notes(cache: Cache, state: dict, topics: list[Topic]) -> dict[str,
     return found
 
 
-def _render_topics(config, topics, figure_media, sympy_results, previous, errors) -> tuple[list[CompiledTopic], int]:
-    """Render every note that has no identical rendering from the last build."""
+def _render_topics(config, topics, figure_media, sympy_results, previous, errors, check_all: bool = True) -> tuple[list[CompiledTopic], int]:
+    """Render, and check the formulas of, every note that has no identical rendering from the
+    last build (with `check_all`, check the formulas of the others too)."""
     plans = []  # (topic, [(note, replacements, media names, render key)])
     for topic in topics:
         markdown_file = config.root / topic.location.path
@@ -285,11 +293,17 @@ def _render_topics(config, topics, figure_media, sympy_results, previous, errors
                 replacements[block.token] = sympy_html(shows) if shows is not None else ""
             plan.append((note, replacements, tuple(dict.fromkeys(names)), render_key(note, topic.deck_id, topic.tags, replacements)))
         plans.append((topic, plan))
-    if errors:
+    if errors:  # render nothing, but report every formula problem with the other errors
+        _check_formulas([note for topic in topics for note in topic.notes], errors)
         return [], 0
     todo = [(note, topic.deck_id, topic.tags, repl, names, key) for topic, plan in plans for note, repl, names, key in plan if key not in previous]
-    rendered = {item[-1]: note for item, note in zip(todo, _render_many(todo, config.jobs))}
-    errors += [failed for failed in rendered.values() if isinstance(failed, ContentError)]
+    if check_all:
+        _check_formulas([note for _, plan in plans for note, _, _, key in plan if key in previous], errors)
+    rendered = {}
+    for item, (done, problems) in zip(todo, _render_many(todo, config.jobs)):
+        errors += problems
+        if done is not None:
+            rendered[item[-1]] = done
     if errors:
         return [], len(todo)
     compiled = []
@@ -346,25 +360,27 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _render_one(item) -> RenderedNote | ContentError:
+def _render_one(item) -> tuple[RenderedNote | None, list[ContentError]]:
+    """The rendered note (None when it cannot be rendered) and the problems of its formulas."""
     note, deck_id, tags, replacements, names, key = item
+    problems = _formula_errors(note)
     try:
         with _time_limit(RENDER_TIMEOUT):
-            return render_note(note, deck_id, tags, replacements, names, key)
+            return render_note(note, deck_id, tags, replacements, names, key), problems
     except RecursionError:  # Python-Markdown recurses once per level of nested lists and quotes
-        return ContentError(note.location, "lists or quotes are nested too deeply to render", "use fewer levels of nesting (a few dozen at most)")
+        return None, [*problems, ContentError(note.location, "lists or quotes are nested too deeply to render", "use fewer levels of nesting (a few dozen at most)")]
     except _RenderTimeout:  # e.g. thousands of unmatched '[': Python-Markdown is quadratic there
-        return ContentError(note.location, f"the note took longer than {RENDER_TIMEOUT:g} s to render", "look for long runs of unmatched '[', '`' or '<' and remove them, or escape them as \\[")
+        return None, [*problems, ContentError(note.location, f"the note took longer than {RENDER_TIMEOUT:g} s to render", "look for long runs of unmatched '[', '`' or '<' and remove them, or escape them as \\[")]
 
 
 _TODO: list = []  # the notes `_render_many` hands out, set while its worker processes run
 
 
-def _render_slice(bounds: tuple[int, int]) -> list[RenderedNote]:
+def _render_slice(bounds: tuple[int, int]) -> list[tuple[RenderedNote | None, list[ContentError]]]:
     return [_render_one(item) for item in _TODO[bounds[0]:bounds[1]]]
 
 
-def _render_many(todo: list, jobs: int) -> list[RenderedNote]:
+def _render_many(todo: list, jobs: int) -> list[tuple[RenderedNote | None, list[ContentError]]]:
     workers = jobs or os.cpu_count() or 1
     if workers < 2 or len(todo) < PARALLEL_MIN_NOTES:
         return [_render_one(item) for item in todo]
@@ -410,6 +426,7 @@ def _write(config: BuildConfig, gathered: Gathered, inputs: Inputs) -> BuildRepo
         "inputs": inputs.key(sha256(lock_bytes)),
         "outputs": dict(kept, **{name: sha256(data) for name, data in packages.items()}),
         "package_keys": keys,
+        "code": inputs.code,  # the code that checked and rendered the notes kept in the cache
         "topics": gathered.stats["topic_keys"],
         "notes": len(pairs),
         "warnings": gathered.warnings,

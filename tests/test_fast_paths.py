@@ -1,4 +1,5 @@
-"""Packages whose inputs did not change are not rebuilt, and rebuilt ones equal a fresh build."""
+"""The fast paths give the same result as the slow ones: packages reused or rebuilt, notes
+rendered and checked in worker processes or in one."""
 from __future__ import annotations
 
 import shutil
@@ -72,3 +73,14 @@ def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_pat
     single = build(BuildConfig(root=one, jobs=1, now=1_800_000_000))
     assert parallel.stats["notes_rendered"] == single.stats["notes_rendered"] == many + 4
     assert packages(root) == packages(one)
+
+
+def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(project):
+    from conftest import run_deckgen
+    from deckgen import pipeline
+
+    text = topic("a", pipeline.PARALLEL_MIN_NOTES + 10).replace("$a_{7} * b$", "$a_{7 * b$", 1)
+    root = project({"content/a.md": text})
+    result = run_deckgen(root, "--jobs", "2")
+    line = next(i for i, row in enumerate(text.split("\n"), 1) if "$a_{7 * b$" in row)
+    assert result.code == 1 and f"content/a.md:{line}: formula" in result.stderr, result.stderr
