@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 from anki_engine import import_package, new_collection, render_all, visible_text
+from conftest import write_project
 
 from deckgen import BuildConfig, build
 
@@ -84,3 +85,25 @@ def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(pr
     result = run_deckgen(root, "--jobs", "2")
     line = next(i for i, row in enumerate(text.split("\n"), 1) if "$a_{7 * b$" in row)
     assert result.code == 1 and f"content/a.md:{line}: formula" in result.stderr, result.stderr
+
+
+FIGURE_SCRIPT = """
+from deckgen.figure_api import figure
+
+@figure("line", size=(2, 1.5))
+def line(fig, pal):
+    fig.subplots().plot([0, 1], [0, {height}], color=pal.fg)
+"""
+
+
+def test_editing_a_figure_recompiles_only_the_topics_that_show_it(project):
+    shown = topic("a", 3).replace("- 答案 0：", "![直线](figure:line)\n\n- 答案 0：", 1)
+    root = project({"content/a.md": shown, "content/b.md": topic("b", 3), "figures/f.py": FIGURE_SCRIPT.format(height=1)})
+    build(BuildConfig(root=root, now=1_800_000_000))
+    write_project(root, {"figures/f.py": FIGURE_SCRIPT.format(height=2)})
+    report = build(BuildConfig(root=root, now=1_800_000_100))
+    assert report.stats["figures_rendered"] == 1 and report.stats["topics_parsed"] == 1
+    assert [d.changed for d in report.changes] == [("a/a-q0",)]
+    write_project(root, {"figures/f.py": FIGURE_SCRIPT.format(height=1)})  # back as it was: all from the cache
+    report = build(BuildConfig(root=root, now=1_800_000_200))
+    assert report.stats["figures_rendered"] == 0 and report.stats["topics_parsed"] == 0

@@ -146,11 +146,11 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
     errors = ErrorList()
     cache = Cache(config.cache_dir)
     known = figures.discover(config.figures_dir, config.root, errors)
-    figure_keys = sorted((name, source.key) for name, source in known.items())
-    compiled, parsed, topic_keys = {}, [], {}
+    figure_keys = {name: source.key for name, source in known.items()}
+    compiled, parsed, topic_keys, bases = {}, [], {}, {}
     for path, digest in inputs.content.items():
-        topic_keys[path] = key_for("topic", digest, inputs.code, inputs.assets, figure_keys, compute.sympy_version())
-        cached = store.load_topic(cache, topic_keys[path])
+        bases[path] = key_for("topic", digest, inputs.code, inputs.assets, compute.sympy_version())
+        cached, topic_keys[path] = store.load_compiled(cache, bases[path], figure_keys)
         if cached is not None and _media_present(config, cached):
             compiled[path] = cached
             continue
@@ -169,7 +169,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
     fresh, rendered_notes = _render_topics(config, parsed, figure_media, sympy_results, previous, errors, check_all)
     errors.raise_if_any()
     for topic in fresh:
-        store.save_topic(cache, topic_keys[topic.source_path], topic)
+        topic_keys[topic.source_path] = store.save_compiled(cache, bases[topic.source_path], topic, figure_keys)
         compiled[topic.source_path] = topic
     topics = [compiled[path] for path in inputs.content if path in compiled]
     if config.math_images:

@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .cache import Cache, atomic_write
+from .cache import Cache, atomic_write, key_for
 from .records import CompiledTopic, Location, NoteKind, RenderedNote
 
 STATE_VERSION = 1
@@ -61,6 +61,32 @@ def topic_from_json(data: dict) -> CompiledTopic:
         location=Location(*data["location"]),
         figures=tuple(data["figures"]),
     )
+
+
+def load_compiled(cache: Cache, base: str, figure_keys: dict[str, str]) -> tuple[CompiledTopic | None, str]:
+    """The compiled topic saved under `base` (a hash of the topic's own inputs) whose figures
+    still have the keys they had, and the full key it is saved under ("" when there is none).
+
+    Only the figures a topic shows are part of its key, so editing a figure recompiles the
+    topics that show it, not every topic.
+    """
+    names = cache.get_json("topic-figures", base)
+    if not isinstance(names, list) or not all(name in figure_keys for name in names):
+        return None, ""
+    key = _full_key(base, names, figure_keys)
+    return load_topic(cache, key), key
+
+
+def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: dict[str, str]) -> str:
+    """Save `topic` for `load_compiled`; returns its full key."""
+    key = _full_key(base, list(topic.figures), figure_keys)
+    save_topic(cache, key, topic)
+    cache.put_json("topic-figures", base, list(topic.figures))
+    return key
+
+
+def _full_key(base: str, names: list[str], figure_keys: dict[str, str]) -> str:
+    return key_for("topic", base, [(name, figure_keys[name]) for name in sorted(names)])
 
 
 def load_topic(cache: Cache, key: str) -> CompiledTopic | None:
