@@ -106,16 +106,17 @@ def package_key(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType]
 
 
 def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods, type_mods, media: dict[str, Path], jobs: int = 0) -> dict[str, bytes]:
-    """Build every package; with many notes, the package holding all topics is built in a second
-    process while this one builds the per-topic packages (they take about the same time)."""
-    total = sum(len(t.notes) for t in outputs.get("all.apkg", []))
+    """Build every package; the biggest (the one holding all topics) is built in a second process
+    when the others hold about as many notes, as in a full build. When they hold few (a rebuild
+    after an edit), forking would cost more than it saves."""
+    sizes = {name: sum(len(t.notes) for t in topics) for name, topics in outputs.items()}
+    biggest = max(sizes, key=sizes.get, default=None)
     workers = jobs or os.cpu_count() or 1
     args = (notetypes, note_mods, type_mods, media)
-    if workers < 2 or total < PARALLEL_MIN_NOTES or len(outputs) < 2:
+    if workers < 2 or biggest is None or sum(sizes.values()) - sizes[biggest] < PARALLEL_MIN_NOTES:
         return {name: build_package(topics, *args) for name, topics in outputs.items()}
     import multiprocessing
 
-    biggest = max(outputs, key=lambda name: sum(len(t.notes) for t in outputs[name]))
     with multiprocessing.get_context("fork").Pool(1) as pool:
         pending = pool.apply_async(build_package, (outputs[biggest], *args))
         built = {name: build_package(topics, *args) for name, topics in outputs.items() if name != biggest}
