@@ -5,6 +5,9 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from anki_engine import import_package, new_collection, render_all, visible_text
 from conftest import write_project
 
@@ -107,3 +110,18 @@ def test_editing_a_figure_recompiles_only_the_topics_that_show_it(project):
     write_project(root, {"figures/f.py": FIGURE_SCRIPT.format(height=1)})  # back as it was: all from the cache
     report = build(BuildConfig(root=root, now=1_800_000_200))
     assert report.stats["figures_rendered"] == 0 and report.stats["topics_parsed"] == 0
+
+
+PLAIN = "abcXYZ019 ,?;'\"()%/，。？！：（）、“”空洞卷积的作用是什么ΩéDGTOK7Z"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=PLAIN, min_size=1, max_size=40) | st.text(min_size=1, max_size=12))
+def test_a_plain_question_line_renders_as_markdown_would(text):
+    from deckgen.render import _PLAIN_LINE_RE, _markdown, markdown_to_html
+
+    md = _markdown()
+    md.reset()
+    assert markdown_to_html(text) == md.convert(text)
+    if text == text.strip() and "  " not in text and "\n" not in text and not text[0].isdigit() and set(text) <= set(PLAIN):
+        assert _PLAIN_LINE_RE.fullmatch(text)  # the fast path is really taken for such lines

@@ -28,7 +28,16 @@ def _markdown():
     )
 
 
+# One line of words, CJK text, digits, tokens and punctuation that means nothing to Markdown or
+# HTML: Markdown would only wrap it in <p>. Most questions are such a line, and skipping the
+# converter for them saves a tenth of the rendering time.
+_PLAIN_WORD = r"(?:[^\W_]|[，。？！：；、（）“”‘’《》【】…—·,?;'\"()%/])+"  # letters and digits, not '_'
+_PLAIN_LINE_RE = re.compile(f"{_PLAIN_WORD}(?: {_PLAIN_WORD})*")
+
+
 def markdown_to_html(text: str) -> str:
+    if _PLAIN_LINE_RE.fullmatch(text) and not text[0].isdigit():
+        return f"<p>{text}</p>"
     md = _markdown()
     md.reset()
     return md.convert(text)
