@@ -402,13 +402,14 @@ def test_image_names_anki_and_browsers_dislike_still_reach_the_card(tmp_path: Pa
     col.close()
 
 
-def test_ids_command_refuses_a_file_it_cannot_read(project):
+def test_ids_and_check_commands_report_a_file_they_cannot_read(project):
     data = note("答案", heading="## 没有编号的问题").encode("gbk")
     root = project({"content/gbk.md": data})
-    for args in (("ids",), ("ids", "--write")):
+    for args in (("ids",), ("ids", "--write"), ("check",)):
         result = run_deckgen(root, *args)
         assert result.code == 1, result.stdout + result.stderr
-        assert "error: content/gbk.md:2: the file is not valid UTF-8" in result.stderr and "Traceback" not in result.stderr
+        output = result.stdout + result.stderr  # `check` reports on stdout
+        assert "error: content/gbk.md:2: the file is not valid UTF-8" in output and "Traceback" not in output and "internal error" not in output
         assert (root / "content/gbk.md").read_bytes() == data
 
 

@@ -29,7 +29,8 @@ def check_readable(paths: list[Path], display) -> None:
 
 def missing_ids(path: Path) -> list[tuple[int, str]]:
     """(line number, heading) of each note heading without an id."""
-    lines = path.read_text(encoding="utf-8-sig").splitlines()
+    # Listing only reads: a file that is not UTF-8 is reported by the build, not here.
+    lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
     return [(i + 1, lines[i]) for i in _heading_indexes(lines) if not HEADING_ID_RE.match(lines[i])]
 
 
