@@ -16,6 +16,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
@@ -32,20 +33,33 @@ def run_jobs(kind: str, jobs: list[dict], timeout: float, processes: int = 0, on
     shares = [list(range(i, len(jobs), processes)) for i in range(processes)]
     results: list[dict | None] = [None] * len(jobs)
 
+    stop = threading.Event()
+    live: set[subprocess.Popen] = set()
+
     def work(indices: list[int]) -> None:
         pending = list(indices)
-        while pending:
-            done = _run_child(kind, [jobs[i] for i in pending], timeout, on_done)
+        while pending and not stop.is_set():
+            done = _run_child(kind, [jobs[i] for i in pending], timeout, on_done, live)
             for offset, result in enumerate(done):
                 results[pending[offset]] = result
             pending = pending[len(done):]
 
-    with ThreadPoolExecutor(processes) as pool:
+    pool = ThreadPoolExecutor(processes)
+    try:
         list(pool.map(work, shares))
+    except BaseException:
+        # Ctrl-C (or any failure) in the build: stop the children now instead of letting every
+        # running figure finish first.
+        stop.set()
+        for proc in list(live):
+            proc.kill()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return results  # type: ignore[return-value]
 
 
-def _run_child(kind: str, jobs: list[dict], timeout: float, on_done) -> list[dict]:
+def _run_child(kind: str, jobs: list[dict], timeout: float, on_done, live: set) -> list[dict]:
     """Run jobs in one child until all are done or it fails; return the results it produced.
 
     A failing child always yields at least one result (the error of the job it was on), so the
@@ -59,6 +73,7 @@ def _run_child(kind: str, jobs: list[dict], timeout: float, on_done) -> list[dic
         [sys.executable, "-m", "deckgen.workers", kind, str(timeout)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
+    live.add(proc)
     proc.stdin.write("".join(json.dumps(job) + "\n" for job in jobs).encode())
     proc.stdin.close()
     results: list[dict] = []
@@ -87,6 +102,7 @@ def _run_child(kind: str, jobs: list[dict], timeout: float, on_done) -> list[dic
                 if on_done:
                     on_done(1)
     finally:
+        live.discard(proc)
         if proc.poll() is None:
             proc.kill()
         proc.wait()
@@ -102,9 +118,25 @@ class JobTimeout(BaseException):
     """Raised by SIGALRM; a BaseException so that user code's `except Exception` cannot swallow it."""
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the build that started it dies, even by SIGKILL."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
+
+
 def _child_main(kind: str, timeout: float) -> None:
     import resource
     import signal
+
+    _die_with_parent()
 
     try:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
