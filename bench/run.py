@@ -18,6 +18,7 @@ with min and max, and the load average when each measurement started.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -122,39 +123,29 @@ def clean(root: Path, keep_figures: bool = False) -> None:
         shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
 
 
-def measure_deckgen(label: str, root: Path, commands: Commands, runs: int, cold_runs: int, figures: bool, targets: dict) -> list[Row]:
-    """Cold builds, no-op rebuilds, one-note edits and (for synthetic content) one-figure edits."""
-    rows = []
+def _timed(runs: int, prepare, command) -> tuple[list[Sample], float]:
+    """`prepare(run)` then `command()`, `runs` times; the samples and the load when they started."""
+    load, samples = os.getloadavg()[0], []
+    for run in range(1, runs + 1):
+        prepare(run)
+        samples.append(command())
+    return samples, load
 
-    def row(build: str, samples: list[Sample], load: float) -> None:
+
+def measure_deckgen(label: str, root: Path, commands: Commands, runs: int, cold_runs: int, figures: bool, targets: dict) -> list[Row]:
+    """Cold builds, no-op rebuilds, one-note edits and (for synthetic content) cold builds with the
+    figures cached and one-figure edits."""
+    scenarios = [(COLD, cold_runs, lambda run: clean(root))]
+    if figures:  # the per-note work alone: what the 10,000-note cold target is about
+        scenarios.append((WARM, cold_runs, lambda run: clean(root, keep_figures=True)))
+    scenarios += [(NOOP, runs, lambda run: None), (NOTE, runs, lambda run: generate.edit_note(root, run))]
+    if figures:
+        scenarios.append((FIGURE, runs, lambda run: generate.edit_figure(root, run)))
+    rows = []
+    for build, times, prepare in scenarios:
+        samples, load = _timed(times, prepare, lambda: commands.build(root))
         rows.append(Row(label, build, samples, load, targets.get(build), targets.get("memory")))
         _progress(rows[-1])
-
-    load = os.getloadavg()[0]
-    cold = []
-    for _ in range(cold_runs):
-        clean(root)
-        cold.append(commands.build(root))
-    row(COLD, cold, load)
-    if figures:  # the per-note work alone: what the 10,000-note cold target is about
-        load, warm = os.getloadavg()[0], []
-        for _ in range(cold_runs):
-            clean(root, keep_figures=True)
-            warm.append(commands.build(root))
-        row(WARM, warm, load)
-    load = os.getloadavg()[0]
-    row(NOOP, [commands.build(root) for _ in range(runs)], load)
-    load, edits = os.getloadavg()[0], []
-    for run in range(runs):
-        generate.edit_note(root, run + 1)
-        edits.append(commands.build(root))
-    row(NOTE, edits, load)
-    if figures:
-        load, edits = os.getloadavg()[0], []
-        for run in range(runs):
-            generate.edit_figure(root, run + 1)
-            edits.append(commands.build(root))
-        row(FIGURE, edits, load)
     return rows
 
 
@@ -163,11 +154,7 @@ def measure_peer(label: str, root: Path, commands: Commands, runs: int) -> Row:
     source, out = root.parent / f"{root.name}-peer-in", root.parent / f"{root.name}-peer-out"
     shutil.rmtree(source, ignore_errors=True)
     notes = peer.convert(root / "content", source)
-    load, samples = os.getloadavg()[0], []
-    for _ in range(runs):
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        samples.append(run_child([str(commands.mdankideck), str(source), str(out)]))
+    samples, load = _timed(runs, lambda run: _empty(out), lambda: run_child([str(commands.mdankideck), str(source), str(out)]))
     result = Row(label, PEER, samples, load, notes={"notes": notes})
     _progress(result)
     return result
@@ -179,15 +166,16 @@ def measure_floor(label: str, root: Path, runs: int) -> Row:
     # ru_maxrss starts from its parent's size at fork (see `run_child`).
     dest = root.parent / f"{root.name}-floor-in"
     subprocess.run([sys.executable, str(HERE / "floor.py"), "--extract", str(root / "dist" / "all.apkg"), str(dest)], check=True)
-    prepared = dest / "notes.json"
     out = root.parent / f"{root.name}-floor-out"
-    load, samples = os.getloadavg()[0], []
-    for _ in range(runs):
-        shutil.rmtree(out, ignore_errors=True)
-        samples.append(run_child([sys.executable, str(HERE / "floor.py"), str(prepared), str(out)]))
+    samples, load = _timed(runs, lambda run: _empty(out), lambda: run_child([sys.executable, str(HERE / "floor.py"), str(dest / "notes.json"), str(out)]))
     result = Row(label, FLOOR, samples, load)
     _progress(result)
     return result
+
+
+def _empty(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
 
 
 def flagship(work: Path) -> Path:
@@ -223,7 +211,7 @@ def benchmark(args) -> dict:
     work.mkdir(parents=True, exist_ok=True)
     commands = snapshot_code(work)
     if args.peer:
-        commands = Commands(commands.deckgen, commands.deckgen_env, peer.ensure_venv(Path(args.peer_venv).resolve()))
+        commands = dataclasses.replace(commands, mdankideck=peer.ensure_venv(Path(args.peer_venv).resolve()))
     started = {"load": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
     rows: list[Row] = []
     projects = [(label_for(n), n) for n in args.sizes] + ([("flagship", None)] if args.flagship else [])
