@@ -125,3 +125,18 @@ def test_a_plain_question_line_renders_as_markdown_would(text):
     assert markdown_to_html(text) == md.convert(text)
     if text == text.strip() and "  " not in text and "\n" not in text and not text[0].isdigit() and set(text) <= set(PLAIN):
         assert _PLAIN_LINE_RE.fullmatch(text)  # the fast path is really taken for such lines
+
+
+MARKDOWN_ALPHABET = "ab 1\n\n\n-*_`\\[]()<>&!#+.|~=:{}$'\"xyz卷积，DGTOK3Z\t"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=MARKDOWN_ALPHABET, max_size=80))
+def test_skipping_plain_text_in_the_inline_pass_changes_no_html(text):
+    from deckgen.render import _markdown
+
+    fast, stock = _markdown(), _markdown(skip_plain_text=False)
+    assert type(fast.treeprocessors["inline"]) is not type(stock.treeprocessors["inline"])  # the fast path is on
+    fast.reset()
+    stock.reset()
+    assert fast.convert(text) == stock.convert(text)
