@@ -11,7 +11,6 @@ same fast formula check as the formulas the author typed (`texcheck`), reported 
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import metadata
 
 from . import texcheck
 from .cache import Cache, key_for
@@ -23,10 +22,9 @@ SYMPY_VERSION = "2"  # bump when sympy_worker's results change for the same code
 
 @lru_cache(maxsize=1)
 def sympy_version() -> str:
-    try:
-        return metadata.version("sympy")
-    except metadata.PackageNotFoundError:
-        return "-"
+    from .store import installed_version
+
+    return installed_version("sympy")
 
 
 def block_key(block: SympyBlock) -> str:

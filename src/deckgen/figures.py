@@ -18,7 +18,7 @@ import difflib
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 
 from .cache import Cache, atomic_write, key_for
@@ -105,14 +105,10 @@ def _shared_key(helpers: list[Path]) -> str:
 
 @lru_cache(maxsize=1)
 def library_versions() -> tuple[str, ...]:
-    """Versions of the libraries that draw, shrink and letter the figures (read once: ~15 ms)."""
-    versions = []
-    for dist in ("matplotlib", "numpy", "scour", "noto-cjk-sans-otc"):
-        try:
-            versions.append(f"{dist}=={metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{dist} missing")
-    return tuple(versions)
+    """Versions of the libraries that draw, shrink and letter the figures."""
+    from .store import installed_version
+
+    return tuple(f"{dist}=={installed_version(dist)}" for dist in ("matplotlib", "numpy", "scour", "noto-cjk-sans-otc"))
 
 
 def references(topics: list[Topic]) -> dict[str, list[Location]]:

@@ -16,11 +16,11 @@ from pathlib import Path
 
 from .cache import atomic_write
 from .errors import ErrorList
+from .limits import MAX_IMAGE_BYTES
 from .records import MediaRef
 from .scan import unsafe_html
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
-MAX_IMAGE_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # a decoded 60000×60000 PNG is 14 GB: phones give up long before that
 MEDIA_NAME_BYTES = 120  # Anki shortens longer media names, and the card would point at nothing
 _UNSAFE_NAME_RE = re.compile(r"[^\w.-]")  # `#`, `%`, `?` and spaces break the <img src> URL

@@ -13,6 +13,7 @@ import reprlib
 
 from .config import ALL_PACKAGE
 from .errors import ErrorList
+from .limits import size_ok
 from .records import Location, Note, NoteKind, Topic
 from .scan import FENCE_RE, SCRIPT_HINT, TOKEN_RE, Scanned, _Tokens, scan, unsafe_html
 
@@ -28,7 +29,6 @@ TOP_KEY_RE = re.compile(r"^([^\s#:-][^:]*?)\s*:(\s|$)")
 WINDOWS_NAMES = {"con", "prn", "aux", "nul", *(f"{p}{n}" for p in ("com", "lpt") for n in range(10))}
 ID_HINT = "use lowercase letters, digits and '-', at most 64 characters, e.g. {#dilated-conv}"
 TAG_RE = re.compile(r"^[^\s\"]+$")
-MAX_FILE_BYTES = 2 * 2**20  # the largest real topic is ~30 KiB; anything this big is a mistake
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newline and form feed are fine
 
@@ -86,14 +86,6 @@ def decode(data: bytes, path: str, errors: ErrorList) -> str | None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     _check_control_characters(text, path, errors)
     return text
-
-
-def size_ok(size: int, path: str, errors: ErrorList) -> bool:
-    """A topic file over MAX_FILE_BYTES is refused before it is read (it is a mistake, and slow)."""
-    if size <= MAX_FILE_BYTES:
-        return True
-    errors.add(Location(path, 1), f"the file is {size / 2**20:.1f} MiB; a topic file may be at most {MAX_FILE_BYTES // 2**20} MiB", "split it into several topic files")
-    return False
 
 
 def _check_control_characters(text: str, path: str, errors: ErrorList) -> None:
