@@ -22,6 +22,7 @@ from .records import Formula, Location, MediaRef, SympyBlock
 TOKEN_RE = re.compile(r"DGTOK(\d+)Z")
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
 BACKTICKS_RE = re.compile(r"`+")
+_SPECIAL_RE = re.compile(r"[\\`$!]")  # what _scan_prose must look at; everything else is copied
 
 
 def _up_to(stop: str) -> str:
@@ -181,8 +182,11 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
                 result.append(ch)
                 pos += 1
         else:
-            result.append(ch)
-            pos += 1
+            # Plain text up to the next character that can start something: copied in one piece.
+            special = _SPECIAL_RE.search(text, pos + 1)
+            stop = special.start() if special else n
+            result.append(text[pos:stop])
+            pos = stop
     _check_html(_blank_out(text, lifted), line_of, path, errors, allow_scripts)
     return "".join(result)
 

@@ -83,16 +83,23 @@ def vocabulary_source() -> dict:
 
 
 def problems(formula: Formula) -> list[str]:
-    found = _cloze_left_open(formula.tex)
-    tex = cloze.strip(formula.tex)
+    """What is wrong with a formula (empty when nothing is); depends only on its TeX."""
+    return list(_problems(formula.tex))
+
+
+@lru_cache(maxsize=4096)
+def _problems(source: str) -> tuple[str, ...]:
+    # Cached: a deck repeats many formulas ($x$, $W$, ...) and the check is pure.
+    found = _cloze_left_open(source)
+    tex = cloze.strip(source)
     found += _braces(tex)
     if found:
-        return found  # later checks would only repeat the same mistake in other words
+        return tuple(found)  # later checks would only repeat the same mistake in other words
     tokens, texts = tokenize(tex)
     for check in (_dollars, _left_right, _delimiters, _environments, _commands, _ampersands, _scripts):
         found += check(tokens, tex)
     found += _text_backslashes(texts)
-    return list(dict.fromkeys(found))
+    return tuple(dict.fromkeys(found))
 
 
 def shorten(tex: str, limit: int = 60) -> str:
