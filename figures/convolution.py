@@ -6,6 +6,7 @@ the layer recursion, transposed convolutions by actually running them, costs fro
 import numpy as np
 
 from deckgen.figure_api import figure
+from _ops import conv_transpose2d
 
 
 # ---------------------------------------------------------------- helpers (plain numpy)
@@ -24,17 +25,6 @@ def xcorr2d(x, k):
 def conv2d_true(x, k):
     """'valid' 2-D convolution in the mathematical sense: the kernel is flipped first."""
     return xcorr2d(x, k[::-1, ::-1])
-
-
-def conv_transpose2d(x, k, s, p):
-    """Transposed convolution by its definition: every input pixel scatters x*k into the output."""
-    ih, iw = x.shape
-    kk = k.shape[0]
-    full = np.zeros(((ih - 1) * s + kk, (iw - 1) * s + kk))
-    for i in range(ih):
-        for j in range(iw):
-            full[i * s:i * s + kk, j * s:j * s + kk] += x[i, j] * k
-    return full[p:full.shape[0] - p, p:full.shape[1] - p]
 
 
 def zero_insert_pad(x, s, k, p):

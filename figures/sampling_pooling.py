@@ -7,6 +7,7 @@ max-vs-average comparison is a small seeded experiment.
 import numpy as np
 
 from deckgen.figure_api import figure
+from _ops import conv_transpose2d
 
 
 # ---------------------------------------------------------------- interpolation kernels
@@ -49,17 +50,6 @@ def cubic_k(t, a=-0.5):
 def resize(img, scale, kind):
     kern, sup = {"nearest": (nearest_k, 1), "bilinear": (linear_k, 1), "bicubic": (cubic_k, 2)}[kind]
     return _resize_1d(_resize_1d(img, scale, kern, sup, 0), scale, kern, sup, 1)
-
-
-def conv_transpose2d(x, k, s, p):
-    """Transposed convolution by definition: each input pixel adds x*k into the output (stride s)."""
-    ih, iw = x.shape
-    kk = k.shape[0]
-    full = np.zeros(((ih - 1) * s + kk, (iw - 1) * s + kk))
-    for i in range(ih):
-        for j in range(iw):
-            full[i * s:i * s + kk, j * s:j * s + kk] += x[i, j] * k
-    return full[p:full.shape[0] - p, p:full.shape[1] - p]
 
 
 def bilinear_kernel(factor):
