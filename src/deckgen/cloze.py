@@ -3,11 +3,12 @@
 Anki ends a deletion at the first `}}` it meets, even one made of two TeX braces, so inside a
 cloze note every pair of closing braces that does not close a deletion must be kept apart
 (`} }`, which TeX reads the same). `protect` does that; `strip` removes the deletion markup so the
-TeX underneath can be checked.
+TeX underneath can be checked. Both read the formula with one walker, `_pieces`.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 _OPEN_RE = re.compile(r"\{\{c\d+::")
 
@@ -15,73 +16,54 @@ _OPEN_RE = re.compile(r"\{\{c\d+::")
 def protect(tex: str) -> str:
     """Separate every `}}` that is not a deletion's end."""
     out: list[str] = []
-    depths: list[int] = []  # TeX brace depth inside each open deletion
-    i = 0
-    while i < len(tex):
-        opener = _OPEN_RE.match(tex, i)
-        if opener:
-            depths.append(0)
-            out.append(opener.group())
-            i = opener.end()
-            continue
-        ch = tex[i]
-        if ch == "\\" and i + 1 < len(tex):
-            out.append(tex[i : i + 2])
-            i += 2
-            continue
-        if ch == "}" and depths and depths[-1] == 0 and tex.startswith("}}", i):
-            _separate(out)
-            out.append("}}")
-            depths.pop()
-            i += 2
-            continue
-        if ch == "{" and depths:
-            depths[-1] += 1
-        elif ch == "}":
-            if depths:
-                depths[-1] -= 1
-            _separate(out)
-        out.append(ch)
-        i += 1
+    for kind, text in _pieces(tex):
+        if kind == "close" or text == "}":
+            if out and out[-1].endswith("}") and not out[-1].endswith("\\}"):
+                out.append(" ")
+        out.append(text)
     return "".join(out)
-
-
-def _separate(out: list[str]) -> None:
-    if out and out[-1].endswith("}") and not out[-1].endswith("\\}"):
-        out.append(" ")
 
 
 def strip(tex: str) -> str:
     """The TeX with deletion markup removed: `{{c1::a::hint}}` becomes `a`."""
     if "{{c" not in tex:
         return tex
-    out: list[str] = []
-    depths: list[int] = []
+    return "".join(text for kind, text in _pieces(tex, hints=True) if kind == "tex")
+
+
+def _pieces(tex: str, hints: bool = False) -> Iterator[tuple[str, str]]:
+    """The formula as ("open" | "close" | "hint" | "tex", text) pieces, in order.
+
+    A `}}` closes a deletion only where the TeX braces opened inside that deletion are all
+    closed; with `hints`, a `::` at that level starts the deletion's hint, which runs to its `}}`
+    (`protect` leaves hints to be read as text, exactly as Anki reads them).
+    """
+    depths: list[int] = []  # TeX brace depth inside each open deletion
     i = 0
     while i < len(tex):
         opener = _OPEN_RE.match(tex, i)
         if opener:
             depths.append(0)
+            yield "open", opener.group()
             i = opener.end()
             continue
-        ch = tex[i]
-        if ch == "\\" and i + 1 < len(tex):
-            out.append(tex[i : i + 2])
+        if tex[i] == "\\" and i + 1 < len(tex):
+            yield "tex", tex[i : i + 2]
             i += 2
             continue
         if depths and depths[-1] == 0:
             if tex.startswith("}}", i):
                 depths.pop()
+                yield "close", "}}"
                 i += 2
                 continue
-            if tex.startswith("::", i):  # a hint: skip to the deletion's end
+            if hints and tex.startswith("::", i):
                 end = tex.find("}}", i)
-                i = end if end != -1 else len(tex)
+                end = len(tex) if end == -1 else end
+                yield "hint", tex[i:end]
+                i = end
                 continue
-        if ch == "{" and depths:
-            depths[-1] += 1
-        elif ch == "}" and depths:
-            depths[-1] -= 1
-        out.append(ch)
+        if depths and tex[i] in "{}":
+            depths[-1] += 1 if tex[i] == "{" else -1
+        yield "tex", tex[i]
         i += 1
-    return "".join(out)
