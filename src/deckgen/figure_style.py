@@ -19,7 +19,6 @@ import matplotlib
 
 from .figure_api import Palette
 
-CJK_PACKAGE = "noto-cjk-sans-otc"  # its version is part of every figure's cache key
 CJK_FACE = 2  # faces of NotoSansCJK-Regular.ttc: JP, KR, SC, TC, HK, then the Mono ones
 CJK_FAMILY = "deckgen Noto Sans CJK SC"
 FONT_FAMILIES = [CJK_FAMILY, "DejaVu Sans"]

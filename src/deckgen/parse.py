@@ -7,7 +7,6 @@ Out: a `Topic` (notes with formulas, images and sympy blocks lifted out by `scan
 from __future__ import annotations
 
 import difflib
-import hashlib
 import re
 import reprlib
 
@@ -52,7 +51,6 @@ def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
         tags=tuple(header.get("tags", ())),
         notes=tuple(notes),
         location=Location(path, 1),
-        source_sha=hashlib.sha256(data).hexdigest(),
     )
 
 

@@ -83,7 +83,6 @@ class Topic:
     tags: tuple[str, ...]
     notes: tuple[Note, ...]
     location: Location  # the file (line 1)
-    source_sha: str  # hash of the file's bytes
 
 
 @dataclass(frozen=True)

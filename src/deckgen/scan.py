@@ -97,7 +97,7 @@ def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: _Toke
             i += 1
             continue
         flush_prose()
-        indent, marker, lang = fence.groups()
+        _, marker, lang = fence.groups()
         end = _closing_fence(lines, i + 1, marker)
         if end is None:
             errors.add(
