@@ -155,7 +155,7 @@ def test_media_names_over_the_limit_or_not_nfc():
     rendered = RenderedNote("a/n", NoteKind.BASIC, ("q", "a", "a/n"), (), names, where)
     refs = (MediaRef(f"images/{LONG_NAME}.png", "", "DGTOK0Z", Location("content/a.md", 9)), MediaRef(f"images/{NFD_NAME}.png", "", "DGTOK1Z", Location("content/a.md", 11)))
     note = Note("n", NoteKind.BASIC, "q", "a", (), where, media=refs)
-    findings = _media_names([CompiledTopic("a", "A", "", (rendered,), Location("content/a.md", 1))], [Topic("a", "A", "", (), (note,), Location("content/a.md", 1), "")])
+    findings = _media_names([CompiledTopic("a", "A", "", (rendered,), Location("content/a.md", 1))], [Topic("a", "A", "", (), (note,), Location("content/a.md", 1))])
     assert [(f.problem.location.line, f.check, f.severity) for f in findings] == [(9, "media-name", "error"), (11, "media-name", "error")]
     assert "195 bytes" in findings[0].problem.message and "NFC" in findings[1].problem.message
 
