@@ -47,25 +47,42 @@ def register_fonts() -> None:
     _registered = True
 
 
-def apply(pal: Palette) -> None:
-    """Reset matplotlib to its defaults, then set the shared style for `pal`.
+# A figure fills the card's width; on a 390 px phone that is about PHONE_WIDTH_PX CSS pixels
+# (the reviewer's margins take the rest). Text sizes are set in those pixels and converted to
+# points for each figure's own width, so every figure reads the same on the phone whatever its
+# size in inches. MIN_TEXT_PX is the smallest text that reads without zooming.
+PHONE_WIDTH_PX = 350
+MIN_TEXT_PX = 12.0
+TEXT_PX = {"base": 14.5, "tick": 12.5, "legend": 12.5, "label": 14.0, "title": 15.5}
+
+
+def points_per_px(width_in: float) -> float:
+    """How many points of a `width_in` wide figure make one CSS pixel on the phone."""
+    return width_in * 72 / PHONE_WIDTH_PX
+
+
+def apply(pal: Palette, width_in: float = 6.4) -> None:
+    """Reset matplotlib to its defaults, then set the shared style for `pal` and a figure
+    `width_in` inches wide.
 
     The reset matters: a worker renders many figures one after another, and a script that changes
     rcParams must not change how the next figure looks (output would depend on the job order).
     """
     register_fonts()
     matplotlib.rcdefaults()
+    pt = points_per_px(width_in)
     matplotlib.rcParams.update({
         "font.family": "sans-serif",
         "font.sans-serif": FONT_FAMILIES,
-        # A 6.4 in (461 pt) wide figure is shown about 380 px wide on a phone, so 1 pt ≈ 0.8 px:
-        # 12 pt tick labels come out near 10 px, the smallest that reads without zooming.
-        "font.size": 14,
-        "axes.titlesize": 15,
-        "axes.labelsize": 14,
-        "legend.fontsize": 12,
-        "xtick.labelsize": 12,
-        "ytick.labelsize": 12,
+        # 'small' (0.833 of font.size) stays at or above MIN_TEXT_PX; 'x-small' does not.
+        "font.size": TEXT_PX["base"] * pt,
+        "axes.titlesize": TEXT_PX["title"] * pt,
+        "figure.titlesize": TEXT_PX["title"] * pt,
+        "axes.labelsize": TEXT_PX["label"] * pt,
+        "figure.labelsize": TEXT_PX["label"] * pt,
+        "legend.fontsize": TEXT_PX["legend"] * pt,
+        "xtick.labelsize": TEXT_PX["tick"] * pt,
+        "ytick.labelsize": TEXT_PX["tick"] * pt,
         "lines.linewidth": 2.2,
         "lines.markersize": 6,
         "axes.linewidth": 1.0,

@@ -45,20 +45,22 @@ def run_job(job: dict) -> dict:
         if name not in registry:
             return {"error": f"the script does not register a figure named '{name}' when it runs", "kind": "missing"}
         spec = registry[name]
-        svgs = {pal.name: _render(spec, pal) for pal in figure_api.PALETTES}
+        rendered = {pal.name: _render(spec, pal) for pal in figure_api.PALETTES}
+        svgs = {mode: svg for mode, (svg, _) in rendered.items()}
     except MemoryError as exc:  # the address-space cap that workers.py sets
         return {"error": f"used more than {MEMORY_LIMIT / 2**30:g} GiB of memory and was stopped", "trace": _script_frames(exc, script), "kind": "memory"}
     except Exception as exc:  # a figure script may raise anything: report it trimmed to the script
         return {"error": f"{type(exc).__name__}: {exc}", "trace": _script_frames(exc, script), "kind": "raise"}
     if any(svg is None for svg in svgs.values()):
         return {"error": "the figure draws nothing", "kind": "empty"}
-    return {"svg": svgs}
+    return {"svg": svgs, "layout": rendered["day"][1]}
 
 
-def _render(spec: figure_api.FigureSpec, pal: figure_api.Palette) -> str | None:
+def _render(spec: figure_api.FigureSpec, pal: figure_api.Palette) -> tuple[str | None, list[str]]:
+    """The minified SVG (None when nothing is drawn) and what is hard to read on a phone."""
     import numpy as np
 
-    figure_style.apply(pal)
+    figure_style.apply(pal, spec.size[0])
     # Scripts should use np.random.default_rng(seed); seeding the global generators as well keeps
     # a script that forgot deterministic anyway.
     random.seed(0)
@@ -66,10 +68,68 @@ def _render(spec: figure_api.FigureSpec, pal: figure_api.Palette) -> str | None:
     fig = Figure(figsize=spec.size, layout="constrained")
     spec.draw(fig, pal)
     if not _draws_something(fig):
-        return None
+        return None, []
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
-    return _minify(buf.getvalue())
+    with _recording_text() as drawn:
+        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None}, transparent=True)
+    return _minify(buf.getvalue()), _text_problems(fig, list(drawn.values()), spec.size[0])
+
+
+class _recording_text:
+    """Collects every text matplotlib actually draws (tick labels outside the view are not)."""
+
+    def __enter__(self) -> dict:
+        from matplotlib.text import Text
+
+        self._original = Text.draw
+        self.drawn: dict[int, tuple] = {}  # by identity: layout passes draw a text more than once
+        original, drawn = self._original, self.drawn
+
+        def draw(text, renderer):
+            original(text, renderer)
+            if text.get_visible() and text.get_text().strip():
+                drawn[id(text)] = (text, text.get_window_extent(renderer))
+
+        Text.draw = draw
+        return drawn
+
+    def __exit__(self, *exc) -> None:
+        from matplotlib.text import Text
+
+        Text.draw = self._original
+
+
+def _text_problems(fig, drawn: list, width_in: float) -> list[str]:
+    """Text under the phone minimum, texts on top of each other, text cut off at the edge.
+
+    Sizes are CSS pixels on a 390 px phone (figure_style.PHONE_WIDTH_PX wide); the window
+    extents are in points of the SVG renderer.
+    """
+    pt = figure_style.points_per_px(width_in)
+
+    def label(text, n: int = 20) -> str:
+        return " ".join(text.get_text().split())[:n]
+
+    width, height = fig.bbox.width, fig.bbox.height
+    problems: list[str] = []
+    small = sorted({(round(t.get_fontsize() / pt, 1), label(t)) for t, _ in drawn if t.get_fontsize() / pt < figure_style.MIN_TEXT_PX - 0.05})
+    if small:
+        shown = ", ".join(f"'{text}' {px:g} px" for px, text in small[:4])
+        problems.append(f"{len(small)} text{'s' if len(small) != 1 else ''} under {figure_style.MIN_TEXT_PX:g} px on a phone ({shown})")
+    margin = 1.0 * pt
+    cut = [label(t) for t, box in drawn if box.x0 < -margin or box.y0 < -margin or box.x1 > width + margin or box.y1 > height + margin]
+    if cut:
+        problems.append(f"text cut off at the figure's edge: {', '.join(repr(c) for c in cut[:4])}")
+    overlaps = []
+    for i, (a, box_a) in enumerate(drawn):
+        for b, box_b in drawn[i + 1:]:
+            w = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
+            h = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
+            if w > 2 * pt and h > 2 * pt:
+                overlaps.append(f"'{label(a, 15)}' and '{label(b, 15)}'")
+    if overlaps:
+        problems.append(f"texts overlap: {', '.join(overlaps[:3])}")
+    return problems
 
 
 def _minify(svg: str) -> str:

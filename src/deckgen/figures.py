@@ -26,7 +26,7 @@ from .config import BuildConfig
 from .errors import ContentError, ErrorList
 from .records import Location, Topic
 
-FIGURE_VERSION = "1"
+FIGURE_VERSION = "2"
 MEDIA_NAME_LIMIT = 120  # bytes; Anki refuses longer media file names
 
 
@@ -182,14 +182,15 @@ def listing(config: BuildConfig) -> Listing:
     return Listing(tuple(statuses), tuple(unused_warnings(known, refs)), tuple(errors))
 
 
-def render(needed: dict[str, list[Location]], known: dict[str, FigureSource], cache: Cache, media_dir: Path, errors: ErrorList, jobs: int = 0, timeout: float = 60.0, progress: bool = False) -> tuple[dict[str, FigureMedia], int]:
-    """Render the figures in `needed` that are not cached; return their media and how many were rendered."""
+def render(needed: dict[str, list[Location]], known: dict[str, FigureSource], cache: Cache, media_dir: Path, errors: ErrorList, jobs: int = 0, timeout: float = 60.0, progress: bool = False, warnings: list[str] | None = None) -> tuple[dict[str, FigureMedia], int]:
+    """Render the figures in `needed` that are not cached; return their media and how many were
+    rendered. What makes a figure hard to read on a phone is added to `warnings`."""
     todo = [known[name] for name in sorted(needed) if not cache.has("figure", known[name].key)]
     if todo:
         results = _render_all(todo, jobs, timeout, progress)
         for source, result in zip(todo, results):
             if "svg" in result:
-                cache.put_json("figure", source.key, result["svg"])
+                cache.put_json("figure", source.key, dict(result["svg"], layout=result.get("layout", [])))
             else:
                 _report(source, result, needed[source.name], errors)
     media = {}
@@ -198,6 +199,9 @@ def render(needed: dict[str, list[Location]], known: dict[str, FigureSource], ca
         if svgs is None:
             continue
         media[name] = FigureMedia(*(_materialize(name, mode, svgs[mode], media_dir) for mode in ("day", "night")))
+        source = known[name]
+        for problem in svgs.get("layout", ()) if warnings is not None else ():
+            warnings.append(f"{source.display}:{source.line}: figure '{name}' is hard to read on a phone: {problem}")
     return media, len(todo)
 
 

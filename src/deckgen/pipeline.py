@@ -163,7 +163,8 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
             parsed.append(topic)
     _check_across_topics(config, [*compiled.values(), *parsed], errors)
     _check_deck_ids_kept(config, [*compiled.values(), *parsed], errors)
-    figure_media, rendered_figures = _figures(config, parsed, known, cache, errors)
+    figure_warnings: list[str] = []
+    figure_media, rendered_figures = _figures(config, parsed, known, cache, errors, figure_warnings)
     blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
     sympy_results, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_timeout)
     previous = _previous_notes(cache, state, parsed)
@@ -182,7 +183,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
         topics = apply(topics, cache, config.cache_dir / "media")
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
-    warnings = figures.unused_warnings(known, used)
+    warnings = figure_warnings + figures.unused_warnings(known, used)
     stats = {
         "topics": len(topics),
         "topics_parsed": len(parsed),
@@ -256,10 +257,10 @@ def _check_deck_ids_kept(config: BuildConfig, topics: list[Topic | CompiledTopic
             )
 
 
-def _figures(config, topics, known, cache, errors):
+def _figures(config, topics, known, cache, errors, warnings):
     from . import figures
     needed = figures.check_known(figures.references(topics), known, errors)
-    return figures.render(needed, known, cache, config.cache_dir / "media", errors, config.jobs, config.figure_timeout, config.progress)
+    return figures.render(needed, known, cache, config.cache_dir / "media", errors, config.jobs, config.figure_timeout, config.progress, warnings)
 
 
 def _check_formulas(notes: list[Note], errors: ErrorList) -> None:
