@@ -11,8 +11,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+NETGUARD = Path(__file__).resolve().parent / "netguard"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO / "src"))  # test this checkout, whatever `pip install -e` last pointed at
+sys.path.insert(0, str(NETGUARD))
+
+import guard_loopback  # noqa: E402
+
+# Loopback only, in this process and (through PYTHONPATH and netguard/sitecustomize.py) in every
+# Python process a test starts: a connection elsewhere raises before a packet is sent.
+guard_loopback.install()
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(NETGUARD), str(REPO / "src"), os.environ.get("PYTHONPATH", "")) if p)
 
 
 @dataclass
@@ -36,7 +45,7 @@ def write_project(root: Path, files: dict[str, str | bytes]) -> Path:
 
 def run_deckgen(root: Path, *args: str, timeout: float = 300) -> Run:
     """Run the installed command in a child process, exactly as a user would."""
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    env = dict(os.environ)
     proc = subprocess.run(
         [sys.executable, "-m", "deckgen.cli", "--root", str(root), *args],
         capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
