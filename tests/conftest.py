@@ -84,7 +84,7 @@ def project(tmp_path: Path):
 def chromium() -> str:
     """The Chromium binary for browser tests: they run in CI (CI=true) without exception; elsewhere
     they skip with the reason when it is missing."""
-    from deckgen import browser
+    from deckgen.runtime import browser
 
     found = browser.find_chromium()
     if found is None:

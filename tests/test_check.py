@@ -7,7 +7,7 @@ from pathlib import Path
 
 from conftest import REPO, run_deckgen
 
-from deckgen.questions import duplicate_pairs
+from deckgen.check.questions import duplicate_pairs
 
 LONG_NAME = "一张说明卷积核在不同扩张率下采样位置与覆盖范围变化的示意图" * 2  # 60 CJK characters: 180 bytes
 NFD_NAME = unicodedata.normalize("NFD", "résumé")
@@ -69,7 +69,7 @@ SCRIPTS = """
 """
 
 FIGURES = """
-from deckgen.figure_api import figure
+from deckgen.figures.api import figure
 
 @figure("never-used")
 def never_used(fig, pal):
@@ -147,7 +147,7 @@ def test_check_keeps_linting_when_the_build_fails(project):
 
 def test_media_names_over_the_limit_or_not_nfc():
     """The pipeline names media safely; this check guards that promise for every packaged name."""
-    from deckgen.lint import _media_names
+    from deckgen.check.lint import _media_names
     from deckgen.records import CompiledTopic, Location, MediaRef, Note, NoteKind, RenderedNote, Topic
 
     where = Location("content/a.md", 6)

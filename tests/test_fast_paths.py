@@ -68,7 +68,7 @@ def test_packages_written_in_one_pass_import_with_every_card(project, tmp_path):
 
 
 def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_path):
-    from deckgen import pipeline
+    from deckgen.builder import pipeline
 
     many = pipeline.PARALLEL_MIN_NOTES + 10  # enough notes for the worker processes to be used
     root = project({"content/a.md": topic("a", many // 2), "content/b.md": topic("b", many // 2)})
@@ -81,7 +81,7 @@ def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_pat
 
 def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(project):
     from conftest import run_deckgen
-    from deckgen import pipeline
+    from deckgen.builder import pipeline
 
     text = topic("a", pipeline.PARALLEL_MIN_NOTES + 10).replace("$a_{7} * b$", "$a_{7 * b$", 1)
     root = project({"content/a.md": text})
@@ -91,7 +91,7 @@ def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(pr
 
 
 FIGURE_SCRIPT = """
-from deckgen.figure_api import figure
+from deckgen.figures.api import figure
 
 @figure("line", size=(2, 1.5))
 def line(fig, pal):
@@ -118,7 +118,7 @@ PLAIN = "abcXYZ019 ,?;'\"()%/，。？！：（）、“”空洞卷积的作用
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=PLAIN, min_size=1, max_size=40) | st.text(min_size=1, max_size=12))
 def test_a_plain_question_line_renders_as_markdown_would(text):
-    from deckgen.render import _PLAIN_LINE_RE, _markdown, markdown_to_html
+    from deckgen.builder.render import _PLAIN_LINE_RE, _markdown, markdown_to_html
 
     md = _markdown()
     md.reset()
@@ -133,7 +133,7 @@ MARKDOWN_ALPHABET = "ab 1\n\n\n-*_`\\[]()<>&!#+.|~=:{}$'\"xyz卷积，DGTOK3Z\t"
 @settings(max_examples=500, deadline=None)
 @given(st.text(alphabet=MARKDOWN_ALPHABET, max_size=80))
 def test_skipping_plain_text_in_the_inline_pass_changes_no_html(text):
-    from deckgen.render import _markdown
+    from deckgen.builder.render import _markdown
 
     fast, stock = _markdown(), _markdown(skip_plain_text=False)
     assert type(fast.treeprocessors["inline"]) is not type(stock.treeprocessors["inline"])  # the fast path is on

@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, run_deckgen, write_project
 
-from deckgen.serve import PreviewServer
+from deckgen.site.serve import PreviewServer
 
 NOTES = 1000  # enough that packaging takes a moment an interrupt can land in
 
@@ -33,7 +33,7 @@ GATE = '''
 import time
 from pathlib import Path
 
-from deckgen.figure_api import figure
+from deckgen.figures.api import figure
 
 PROJECT = Path(__file__).resolve().parent.parent
 

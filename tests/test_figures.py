@@ -24,8 +24,8 @@ from anki_engine import import_package, new_collection, note_by_guid, render_all
 from conftest import REPO, run_deckgen
 
 from deckgen import BuildConfig, build
-from deckgen.figure_api import DAY, NIGHT
-from deckgen.notetypes import guid_for
+from deckgen.figures.api import DAY, NIGHT
+from deckgen.anki.notetypes import guid_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -51,7 +51,7 @@ id: figs
 
 SCRIPT_A = """
 import numpy as np
-from deckgen.figure_api import figure
+from deckgen.figures.api import figure
 from _common import LABEL
 
 
@@ -69,7 +69,7 @@ def lines(fig, pal):
 """
 
 SCRIPT_B = """
-from deckgen.figure_api import figure
+from deckgen.figures.api import figure
 
 
 @figure("unused-bar", size=(3, 2))
@@ -133,7 +133,7 @@ def test_same_source_gives_same_svg_bytes_whatever_the_job_order(project, tmp_pa
         "figures/a.py": SCRIPT_A,
         "figures/_common.py": f"LABEL = {LABEL!r}\n",
         "figures/0_rc.py": (
-            "import matplotlib\nfrom deckgen.figure_api import figure\n\n"
+            "import matplotlib\nfrom deckgen.figures.api import figure\n\n"
             "@figure('aaa-rc', size=(2, 2))\ndef rc(fig, pal):\n"
             "    matplotlib.rcParams['axes.grid'] = True  # not part of the shared style\n"
             "    fig.subplots().plot([0, 1], [1, 0], color=pal.c[0])\n"
@@ -222,7 +222,7 @@ def test_figure_errors_name_the_reference_and_the_figure_and_are_all_reported(pr
         """,
         "figures/bad.py": """
         import numpy as np
-        from deckgen.figure_api import figure
+        from deckgen.figures.api import figure
 
 
         def helper(x):

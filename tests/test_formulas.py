@@ -14,9 +14,12 @@ import pytest
 from anki_engine import import_package, new_collection, render_all
 from conftest import REPO, run_deckgen
 
-from deckgen import BuildConfig, browser, build, mathcheck, mathjax, texcheck
+from deckgen import BuildConfig, build
+from deckgen.check import formulas as mathcheck
+from deckgen.math import mathjax, texcheck
+from deckgen.runtime import browser
 from deckgen.errors import BuildFailed, ErrorList
-from deckgen.parse import parse_topic
+from deckgen.source.parse import parse_topic
 from deckgen.records import Formula, Location
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

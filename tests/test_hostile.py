@@ -21,7 +21,7 @@ from anki_engine import card_problems, import_package, new_collection, note_by_g
 from conftest import run_deckgen, write_project
 
 from deckgen import BuildConfig, build
-from deckgen.notetypes import guid_for
+from deckgen.anki.notetypes import guid_for
 
 
 def png(width: int = 1, height: int = 1) -> bytes:
@@ -67,7 +67,7 @@ GOOD = {
 
 
 def figure_script(*body: str, name: str = "bad-fig") -> str:
-    lines = ["import numpy as np", "from deckgen.figure_api import figure", "", "", f'@figure("{name}")', "def draw(fig, pal):", *(f"    {line}" for line in body)]
+    lines = ["import numpy as np", "from deckgen.figures.api import figure", "", "", f'@figure("{name}")', "def draw(fig, pal):", *(f"    {line}" for line in body)]
     return "\n".join(lines) + "\n"
 
 

@@ -54,7 +54,7 @@ def test_moving_lines_keeps_rendering_but_updates_locations(project):
     path.write_text(text.replace("---\n\n## ", "---\n\n\n\n## ", 1), encoding="utf-8")
     report = build(BuildConfig(root=root))
     assert report.stats["notes_rendered"] == 0 and not report.written
-    from deckgen.pipeline import gather
+    from deckgen.builder.pipeline import gather
 
     locations = {n.key: n.location.line for t in gather(BuildConfig(root=root)).topics for n in t.notes}
     assert locations["b/b-q0"] == 8  # was 6; two lines were added above it

@@ -9,7 +9,7 @@ from anki_engine import card_problems, import_package, new_collection, note_by_g
 from conftest import run_deckgen
 
 from deckgen import BuildConfig, build
-from deckgen.notetypes import guid_for
+from deckgen.anki.notetypes import guid_for
 
 TOPIC_A = """
 ---

@@ -13,11 +13,11 @@ from anki_engine import import_package, new_collection
 from conftest import REPO, run_deckgen, write_project
 
 from deckgen import BuildConfig, build
-from deckgen.cards import render_cards
-from deckgen.notetypes import guid_for, note_types
-from deckgen.pipeline import gather
-from deckgen.preview import build_preview
-from deckgen.serve import PreviewServer
+from deckgen.anki.cards import render_cards
+from deckgen.anki.notetypes import guid_for, note_types
+from deckgen.builder.pipeline import gather
+from deckgen.site.preview import build_preview
+from deckgen.site.serve import PreviewServer
 
 ARTIFACTS = REPO / "test-artifacts"
 
@@ -97,7 +97,7 @@ def files() -> dict:
 
 
 def assert_cards_match_anki(config: BuildConfig, tmp_path: Path) -> int:
-    """Import the built all.apkg into Anki's engine and compare every card with deckgen.cards."""
+    """Import the built all.apkg into Anki's engine and compare every card with deckgen.anki.cards."""
     types = note_types()
     ours = {}
     for topic in gather(config).topics:
@@ -144,7 +144,7 @@ CLOZE_CASES = [
 
 def test_cloze_rules_match_anki(tmp_path):
     """Nested deletions, hints, MathJax and stray braces, against Anki's own Cloze note type."""
-    from deckgen.cards import cloze_side
+    from deckgen.anki.cards import cloze_side
 
     col = new_collection(tmp_path / "cloze")
     model = col.models.by_name("Cloze")

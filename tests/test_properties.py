@@ -17,13 +17,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from deckgen import cloze
+from deckgen.math import cloze
 from deckgen.errors import ErrorList
-from deckgen.ids import write_ids
-from deckgen.parse import ID_RE, parse_topic
+from deckgen.source.ids import write_ids
+from deckgen.source.parse import ID_RE, parse_topic
 from deckgen.records import NoteKind
-from deckgen.render import render_note
-from deckgen.scan import TOKEN_RE
+from deckgen.builder.render import render_note
+from deckgen.source.scan import TOKEN_RE
 
 HEADER = "---\ndeck: 性质\nid: prop\n---\n\n"
 

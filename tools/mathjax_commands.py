@@ -5,7 +5,7 @@ Run it again when the `anki` pin (and so Anki's MathJax) changes:
 
     python tools/mathjax_commands.py
 
-It loads Anki's MathJax in headless Chromium (deckgen.browser), asks the TeX parser for the
+It loads Anki's MathJax in headless Chromium (deckgen.runtime.browser), asks the TeX parser for the
 names in every macro and environment map it was configured with, and writes them sorted, so
 the file only changes when MathJax's vocabulary does.
 """
@@ -16,7 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from deckgen import browser, mathjax
+from deckgen.runtime import browser
+from deckgen.math import mathjax
 
 OUT = Path(__file__).resolve().parent.parent / "src/deckgen/data/mathjax_commands.json"
 

@@ -13,8 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from deckgen import mathcheck, mathimages, texcheck
-from deckgen.cache import Cache
+from deckgen.check import formulas as mathcheck
+from deckgen.builder import mathimages
+from deckgen.math import texcheck
+from deckgen.runtime.cache import Cache
 from deckgen.config import BuildConfig
 
 

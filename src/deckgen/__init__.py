@@ -3,7 +3,7 @@
     from deckgen import BuildConfig, build
     report = build(BuildConfig(root="."))
 
-Names are imported on first use, so that worker processes (which import deckgen.workers) and a
+Names are imported on first use, so that worker processes (which import deckgen.runtime.workers) and a
 no-op build load only what they need.
 """
 from importlib import import_module
@@ -12,7 +12,7 @@ _EXPORTS = {
     "BuildConfig": "deckgen.config",
     "BuildFailed": "deckgen.errors",
     "ContentError": "deckgen.errors",
-    "build": "deckgen.pipeline",
+    "build": "deckgen.builder.pipeline",
 }
 __all__ = list(_EXPORTS)
 __version__ = "0.1.0"

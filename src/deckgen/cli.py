@@ -10,9 +10,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import BuildConfig
-from .errors import BuildFailed, file_error
-from .records import BuildReport
+from deckgen.config import BuildConfig
+from deckgen.errors import BuildFailed, file_error
+from deckgen.records import BuildReport
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +112,7 @@ def config_from(args) -> BuildConfig:
 
 
 def _run_build(args) -> int:
-    from .pipeline import build
+    from deckgen.builder.pipeline import build
 
     report = build(config_from(args))
     if not args.quiet:
@@ -159,7 +159,7 @@ def _print_errors(failed: BuildFailed) -> None:
 
 
 def _run_ids(args) -> int:
-    from .ids import check_readable, existing_ids, missing_ids, write_ids
+    from deckgen.source.ids import check_readable, existing_ids, missing_ids, write_ids
 
     content = args.root.resolve() / "content"
     paths = sorted(content.glob("*.md"))
@@ -184,7 +184,7 @@ def _run_ids(args) -> int:
 
 
 def _run_figures(args) -> int:
-    from .figures import listing
+    from deckgen.figures.registry import listing
 
     result = listing(config_from(args))
     for status in result.figures:
@@ -205,7 +205,7 @@ def _run_figures(args) -> int:
 def _run_preview(args) -> int:
     if args.serve:
         return _run_watch(args)
-    from .preview import build_preview
+    from deckgen.site.preview import build_preview
 
     report = build_preview(config_from(args))
     if not args.quiet:
@@ -219,7 +219,7 @@ def _run_preview(args) -> int:
 def _run_check(args) -> int:
     import json
 
-    from .lint import check, format_text
+    from deckgen.check.lint import check, format_text
 
     report = check(config_from(args), exact_formulas=not args.fast)
     if args.format == "json":
@@ -230,7 +230,7 @@ def _run_check(args) -> int:
 
 
 def _run_watch(args) -> int:
-    from .watch import run
+    from deckgen.site.watch import run
 
     return run(config_from(args), serve_port=args.port if args.serve else None)
 

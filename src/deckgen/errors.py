@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
-from .records import Location
+from deckgen.records import Location
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ hashes its inputs, needs neither.
 """
 from __future__ import annotations
 
-from .errors import ErrorList
-from .records import Location
+from deckgen.errors import ErrorList
+from deckgen.records import Location
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a topic file; larger is a mistake (and slow to parse)
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # an image; phones sync every byte

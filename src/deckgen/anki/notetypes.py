@@ -11,7 +11,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-from .records import NoteKind
+from deckgen.records import NoteKind
 
 # Frozen forever: changing any of these breaks every user's collection.
 NOTETYPE_IDS = {NoteKind.BASIC: 1763800000101, NoteKind.REVERSED: 1763800000102, NoteKind.CLOZE: 1763800000103}

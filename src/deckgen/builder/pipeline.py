@@ -26,12 +26,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import store
-from .cache import Cache, atomic_write, key_for, sha256
-from .config import ALL_PACKAGE, BuildConfig
-from .errors import BuildFailed, ContentError, ErrorList, file_error
-from .limits import MAX_IMAGE_BYTES, size_ok
-from .records import BuildReport, CompiledTopic, Location, Note, RenderedNote, Topic
+from deckgen.builder import store
+from deckgen.runtime.cache import Cache, atomic_write, key_for, sha256
+from deckgen.config import ALL_PACKAGE, BuildConfig
+from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
+from deckgen.limits import MAX_IMAGE_BYTES, size_ok
+from deckgen.records import BuildReport, CompiledTopic, Location, Note, RenderedNote, Topic
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
 
@@ -84,7 +84,7 @@ def _gather_intact(config: BuildConfig, inputs: Inputs, state: dict) -> Gathered
     A damaged file in the cache is deleted and made again from its source (the integrity-checked
     figure cache, or the image in content/), never packaged.
     """
-    from . import media
+    from deckgen.builder import media
     for _ in range(2):
         gathered = gather(config, inputs, state)
         damaged = [path for path in gathered.media_files.values() if not media.intact(path)]
@@ -101,7 +101,7 @@ def _os_error(config: BuildConfig, exc: OSError, place: Path) -> ContentError:
 
 
 def read_inputs(config: BuildConfig) -> Inputs:
-    from . import figures
+    from deckgen.figures import registry as figures
     if not config.content_dir.is_dir():
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "content folder not found", "create it and put one Markdown file per topic in it")])
     content, assets, errors = {}, [], ErrorList()
@@ -142,9 +142,9 @@ def _unchanged(config: BuildConfig, inputs: Inputs, state: dict) -> BuildReport 
 
 def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None = None) -> Gathered:
     """Parse, render and check everything; raise BuildFailed listing every error."""
-    from . import compute
-    from . import figures
-    from .parse import parse_topic
+    from deckgen.math import compute
+    from deckgen.figures import registry as figures
+    from deckgen.source.parse import parse_topic
     inputs = inputs or read_inputs(config)
     state = state or {}
     errors = ErrorList()
@@ -178,7 +178,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: dict | None
         compiled[topic.source_path] = topic
     topics = [compiled[path] for path in inputs.content if path in compiled]
     if config.math_images:
-        from .mathimages import apply  # deferred: only this option draws formulas
+        from deckgen.builder.mathimages import apply  # deferred: only this option draws formulas
 
         topics = apply(topics, cache, config.cache_dir / "media")
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
@@ -229,7 +229,7 @@ def _note_id(note: Note | RenderedNote) -> str:
 
 def _key_location(config: BuildConfig, topic: Topic | CompiledTopic, key: str) -> Location:
     """The line of a front matter key, read again from the file (only when reporting an error)."""
-    from .parse import key_line
+    from deckgen.source.parse import key_line
     return Location(topic.location.path, key_line((config.root / topic.location.path).read_bytes(), key))
 
 
@@ -239,7 +239,7 @@ def _check_deck_ids_kept(config: BuildConfig, topics: list[Topic | CompiledTopic
     Every GUID derives from the deck id, so Anki would import all those notes as new ones and
     keep the old ones, with their review history, as duplicates.
     """
-    from . import lockfile
+    from deckgen.anki import lockfile
     old_keys = lockfile.load(config.lock_path).get("notes", {})
     current = {topic.deck_id for topic in topics}
     old_decks = {key.split("/", 1)[0] for key in old_keys}
@@ -258,7 +258,7 @@ def _check_deck_ids_kept(config: BuildConfig, topics: list[Topic | CompiledTopic
 
 
 def _figures(config, topics, known, cache, errors, warnings):
-    from . import figures
+    from deckgen.figures import registry as figures
     needed = figures.check_known(figures.references(topics), known, errors)
     return figures.render(needed, known, cache, config.cache_dir / "media", errors, config.jobs, config.figure_timeout, config.progress, warnings)
 
@@ -269,7 +269,7 @@ def _check_formulas(notes: list[Note], errors: ErrorList) -> None:
 
 
 def _formula_errors(note: Note) -> list[ContentError]:
-    from . import texcheck
+    from deckgen.math import texcheck
     return [
         ContentError(formula.location, f"formula {texcheck.shorten(formula.tex)}: {problem}", "fix the TeX; see the formula rules in docs/format.md")
         for _, formula in note.formulas
@@ -291,9 +291,9 @@ def _previous_notes(cache: Cache, state: dict, topics: list[Topic]) -> dict[str,
 def _render_topics(config, topics, figure_media, sympy_results, previous, errors, check_all: bool = True) -> tuple[list[CompiledTopic], int]:
     """Render, and check the formulas of, every note that has no identical rendering from the
     last build (with `check_all`, check the formulas of the others too)."""
-    from . import compute
-    from .render import render_key
-    from .render import sympy_html
+    from deckgen.math import compute
+    from deckgen.builder.render import render_key
+    from deckgen.builder.render import sympy_html
     plans = []  # (topic, [(note, replacements, media names, render key)])
     for topic in topics:
         markdown_file = config.root / topic.location.path
@@ -330,7 +330,7 @@ def _render_topics(config, topics, figure_media, sympy_results, previous, errors
 
 
 def _note_media(config, note: Note, markdown_file: Path, figure_media, errors) -> tuple[dict[str, str], list[str]]:
-    from . import media
+    from deckgen.builder import media
     replacements, names = {}, []
     for ref in note.media:
         name = ref.figure_name
@@ -375,7 +375,7 @@ def _time_limit(seconds: float):
 
 def _render_one(item) -> tuple[RenderedNote | None, list[ContentError]]:
     """The rendered note (None when it cannot be rendered) and the problems of its formulas."""
-    from .render import render_note
+    from deckgen.builder.render import render_note
     note, deck_id, tags, replacements, names, key = item
     problems = _formula_errors(note)
     try:
@@ -419,9 +419,9 @@ def _render_many(todo: list, jobs: int) -> list[tuple[RenderedNote | None, list[
 
 def _write(config: BuildConfig, gathered: Gathered, inputs: Inputs) -> BuildReport:
     """Assign mod times, package every deck and replace the files in dist/ atomically."""
-    from . import lockfile
-    from .notetypes import note_types
-    from .package import build_packages, package_key  # deferred: genanki is only needed when writing
+    from deckgen.anki import lockfile
+    from deckgen.anki.notetypes import note_types
+    from deckgen.anki.package import build_packages, package_key  # deferred: genanki is only needed when writing
 
     types = note_types()
     old_lock = lockfile.load(config.lock_path)

@@ -21,10 +21,10 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .cache import Cache, atomic_write, key_for
-from .config import BuildConfig
-from .errors import ContentError, ErrorList
-from .records import Location, Topic
+from deckgen.runtime.cache import Cache, atomic_write, key_for
+from deckgen.config import BuildConfig
+from deckgen.errors import ContentError, ErrorList
+from deckgen.records import Location, Topic
 
 FIGURE_VERSION = "2"
 MEDIA_NAME_LIMIT = 120  # bytes; Anki refuses longer media file names
@@ -94,10 +94,9 @@ def _registered_names(source: bytes, display: str, errors: ErrorList) -> list[tu
 
 def _shared_key(helpers: list[Path]) -> str:
     """Everything besides its own script that can change how a figure looks."""
-    style = b"".join(
-        resources.files("deckgen").joinpath(name).read_bytes()
-        for name in ("figure_api.py", "figure_style.py", "figure_worker.py")
-    )
+    # Every module of this package: renaming or moving one cannot drop it from the key.
+    package = resources.files("deckgen.figures")
+    style = b"".join(entry.read_bytes() for entry in sorted(package.iterdir(), key=lambda e: e.name) if entry.name.endswith(".py"))
     parts = [hashlib.sha256(style).hexdigest()]
     parts += [hashlib.sha256(p.read_bytes()).hexdigest() for p in helpers]
     return key_for(*parts, library_versions())
@@ -106,7 +105,7 @@ def _shared_key(helpers: list[Path]) -> str:
 @lru_cache(maxsize=1)
 def library_versions() -> tuple[str, ...]:
     """Versions of the libraries that draw, shrink and letter the figures."""
-    from .store import installed_version
+    from deckgen.builder.store import installed_version
 
     return tuple(f"{dist}=={installed_version(dist)}" for dist in ("matplotlib", "numpy", "scour", "noto-cjk-sans-otc"))
 
@@ -165,7 +164,7 @@ class Listing:
 
 def listing(config: BuildConfig) -> Listing:
     """Every figure of the project with its uses and cache state; renders nothing."""
-    from .parse import parse_topic
+    from deckgen.source.parse import parse_topic
 
     errors = ErrorList()
     known = discover(config.figures_dir, config.root, errors)
@@ -206,7 +205,7 @@ def render(needed: dict[str, list[Location]], known: dict[str, FigureSource], ca
 
 
 def _render_all(todo: list[FigureSource], jobs: int, timeout: float, progress: bool) -> list[dict]:
-    from .workers import run_jobs
+    from deckgen.runtime.workers import run_jobs
 
     bar = None
     if progress:
@@ -214,7 +213,7 @@ def _render_all(todo: list[FigureSource], jobs: int, timeout: float, progress: b
 
         bar = tqdm(total=len(todo), desc="figures", unit="fig", leave=False)
     try:
-        return run_jobs("figure", [{"script": str(s.script), "name": s.name} for s in todo], timeout, jobs, bar.update if bar else None)
+        return run_jobs("deckgen.figures.worker", [{"script": str(s.script), "name": s.name} for s in todo], timeout, jobs, bar.update if bar else None)
     finally:
         if bar:
             bar.close()

@@ -18,14 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import browser, cloze, compute, mathjax
-from .cache import Cache
-from .config import BuildConfig
-from .errors import ContentError, ErrorList
-from .parse import parse_topic
-from .records import Formula
-from .render import formula_html
-from .texcheck import shorten
+from deckgen.runtime import browser
+from deckgen.math import cloze, compute, mathjax
+from deckgen.runtime.cache import Cache
+from deckgen.config import BuildConfig
+from deckgen.errors import ContentError, ErrorList
+from deckgen.source.parse import parse_topic
+from deckgen.records import Formula
+from deckgen.builder.render import formula_html
+from deckgen.math.texcheck import shorten
 
 HINT = "fix the TeX so that Anki's MathJax renders it; see the formula rules in docs/format.md"
 

@@ -10,11 +10,11 @@ import difflib
 import re
 import reprlib
 
-from .config import ALL_PACKAGE
-from .errors import ErrorList
-from .limits import size_ok
-from .records import Location, Note, NoteKind, Topic
-from .scan import FENCE_RE, SCRIPT_HINT, TOKEN_RE, Scanned, _Tokens, scan, unsafe_html
+from deckgen.config import ALL_PACKAGE
+from deckgen.errors import ErrorList
+from deckgen.limits import size_ok
+from deckgen.records import Location, Note, NoteKind, Topic
+from deckgen.source.scan import FENCE_RE, SCRIPT_HINT, TOKEN_RE, Scanned, _Tokens, scan, unsafe_html
 
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HEADING_RE = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*$")

@@ -10,9 +10,9 @@ import html
 import re
 from functools import lru_cache
 
-from . import cloze
-from .records import Formula, Note, NoteKind, RenderedNote
-from .scan import TOKEN_RE
+from deckgen.math import cloze
+from deckgen.records import Formula, Note, NoteKind, RenderedNote
+from deckgen.source.scan import TOKEN_RE
 
 RENDER_VERSION = "1"  # bump when the HTML for the same Markdown changes
 
@@ -95,7 +95,7 @@ def sympy_html(shows: list[dict]) -> str:
 
 def render_key(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str]) -> str:
     """Everything a note's fields are rendered from: equal keys give equal fields."""
-    from .cache import key_for
+    from deckgen.runtime.cache import key_for
 
     formulas = [(token, f.tex, f.display) for token, f in note.formulas]
     return key_for("note", RENDER_VERSION, note.note_id, note.kind.value, note.front, note.back, formulas, deck_id, deck_tags, note.tags, sorted(replacements.items()))

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from . import texcheck
-from .cache import Cache, key_for
-from .errors import ErrorList
-from .records import Formula, Location, SympyBlock
+from deckgen.math import texcheck
+from deckgen.runtime.cache import Cache, key_for
+from deckgen.errors import ErrorList
+from deckgen.records import Formula, Location, SympyBlock
 
 SYMPY_VERSION = "2"  # bump when sympy_worker's results change for the same code
 
 
 @lru_cache(maxsize=1)
 def sympy_version() -> str:
-    from .store import installed_version
+    from deckgen.builder.store import installed_version
 
     return installed_version("sympy")
 
@@ -44,9 +44,9 @@ def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: 
             results[_id(block)] = cached
             _check_shows(block, cached, errors)
     if todo:
-        from .workers import run_jobs
+        from deckgen.runtime.workers import run_jobs
 
-        outcomes = run_jobs("sympy", [{"code": block.code, "timeout": timeout} for block, _ in todo], timeout, jobs)
+        outcomes = run_jobs("deckgen.math.sympy_worker", [{"code": block.code, "timeout": timeout} for block, _ in todo], timeout, jobs)
         for (block, key), outcome in zip(todo, outcomes):
             if "shows" in outcome:
                 cache.put_json("sympy", key, outcome["shows"])

@@ -14,11 +14,11 @@ import re
 import struct
 from pathlib import Path
 
-from .cache import atomic_write
-from .errors import ErrorList
-from .limits import MAX_IMAGE_BYTES
-from .records import MediaRef
-from .scan import unsafe_html
+from deckgen.runtime.cache import atomic_write
+from deckgen.errors import ErrorList
+from deckgen.limits import MAX_IMAGE_BYTES
+from deckgen.records import MediaRef
+from deckgen.source.scan import unsafe_html
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 MAX_PIXELS = 40_000_000  # a decoded 60000×60000 PNG is 14 GB: phones give up long before that

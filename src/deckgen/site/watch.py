@@ -17,8 +17,8 @@ import threading
 import traceback
 from pathlib import Path
 
-from .config import BuildConfig
-from .errors import BuildFailed
+from deckgen.config import BuildConfig
+from deckgen.errors import BuildFailed
 
 IGNORED_SUFFIXES = (".swp", ".swx", ".tmp", ".part", "~", ".pyc")
 
@@ -41,8 +41,8 @@ def run(config: BuildConfig, *, serve_port: int | None = None, stop: threading.E
     """
     if serve_port is None:
         return _loop(config, False, None, stop, out, err)
-    from .preview import preview_dir
-    from .serve import PreviewServer
+    from deckgen.site.preview import preview_dir
+    from deckgen.site.serve import PreviewServer
 
     preview_dir(config).mkdir(parents=True, exist_ok=True)
     try:
@@ -83,14 +83,14 @@ def _loop(config: BuildConfig, preview: bool, server, stop, out, err) -> int:
 
 def rebuild(config: BuildConfig, preview: bool, server, out, err) -> bool:
     """One build (and preview); prints the outcome, never raises for content or internal errors."""
-    from .cli import print_report
-    from .pipeline import build
+    from deckgen.cli import print_report
+    from deckgen.builder.pipeline import build
 
     try:
         report = build(config)
         print_report(report, out=out)
         if preview:
-            from .preview import build_preview
+            from deckgen.site.preview import build_preview
 
             site = build_preview(config)
             print(f"preview: {site.cards} cards in {site.decks} decks, {site.written} files updated", file=out)

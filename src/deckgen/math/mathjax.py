@@ -32,7 +32,7 @@ from functools import lru_cache
 from importlib import metadata, util
 from pathlib import Path
 
-from .cache import atomic_write
+from deckgen.runtime.cache import atomic_write
 
 # Used when the `anki` package is not installed; keep it equal to the test pin in pyproject.toml.
 DEFAULT_ANKI_VERSION = "26.9.3"
@@ -99,7 +99,7 @@ def copy_mathjax(dest: Path) -> Path:
 
 def mathjax_version() -> str:
     """The MathJax version of Anki's build, as recorded when the command list was generated."""
-    from .texcheck import vocabulary_source
+    from deckgen.math.texcheck import vocabulary_source
 
     return vocabulary_source()["mathjax"]
 

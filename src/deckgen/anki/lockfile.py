@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildFailed, ContentError
-from .records import DeckChanges, Location, RenderedNote
+from deckgen.errors import BuildFailed, ContentError
+from deckgen.records import DeckChanges, Location, RenderedNote
 
 LOCK_VERSION = 1
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .cache import atomic_write
-from .cards import Card, render_cards
-from .config import BuildConfig
-from .records import CompiledTopic, RenderedNote
+from deckgen.runtime.cache import atomic_write
+from deckgen.anki.cards import Card, render_cards
+from deckgen.config import BuildConfig
+from deckgen.records import CompiledTopic, RenderedNote
 
 PREVIEW_DIR = "preview"
 MANIFEST = ".deckgen-preview.json"  # the files this module wrote last time (only those are ever removed)
@@ -61,8 +61,8 @@ def preview_dir(config: BuildConfig) -> Path:
 
 def build_preview(config: BuildConfig) -> PreviewReport:
     """Gather (raises BuildFailed on content errors, leaving the old site as it was), then write."""
-    from .notetypes import note_types
-    from .pipeline import gather
+    from deckgen.anki.notetypes import note_types
+    from deckgen.builder.pipeline import gather
 
     gathered = gather(config)
     types = note_types()
@@ -209,7 +209,7 @@ def _search_index(decks: list[PreviewDeck]) -> str:
 
 def _mathjax(out: Path) -> tuple[str, str]:
     """Copy Anki's MathJax into the site (once per MathJax build); return (head HTML, what happened)."""
-    from . import mathjax
+    from deckgen.math import mathjax
 
     try:
         source = mathjax.mathjax_dir()

@@ -28,10 +28,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import browser, cloze, mathjax
-from .cache import Cache, atomic_write, key_for, sha256
-from .errors import BuildFailed, ContentError
-from .records import CompiledTopic, Formula, Location
+from deckgen.runtime import browser
+from deckgen.math import cloze, mathjax
+from deckgen.runtime.cache import Cache, atomic_write, key_for, sha256
+from deckgen.errors import BuildFailed, ContentError
+from deckgen.records import CompiledTopic, Formula, Location
 
 _MATH_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 _CODE_RE = re.compile(r"(<(pre|code)\b.*?</\2>)", re.S)  # MathJax leaves code alone; so do we

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .config import BuildConfig
-from .errors import BuildFailed, ContentError
-from .records import CompiledTopic, Location, Topic
+from deckgen.config import BuildConfig
+from deckgen.errors import BuildFailed, ContentError
+from deckgen.records import CompiledTopic, Location, Topic
 
 ERROR, WARNING = "error", "warning"
 KEY_POINTS_LIMIT = 300  # reading units (a CJK character, a Latin word; a formula counts 3): twice the guide's ~150
@@ -99,7 +99,7 @@ def format_text(report: CheckReport, strict: bool) -> str:
 
 def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
     """Run every check; never raises for content problems (they are findings)."""
-    from .pipeline import gather
+    from deckgen.builder.pipeline import gather
 
     findings: list[Finding] = []
     skipped: list[str] = []
@@ -150,8 +150,8 @@ def _from_warning(text: str) -> Finding:
 
 
 def _parse(config: BuildConfig) -> list[Topic]:
-    from .errors import ErrorList
-    from .parse import parse_topic
+    from deckgen.errors import ErrorList
+    from deckgen.source.parse import parse_topic
 
     errors = ErrorList()  # the build reports these; here only the notes that parse are linted
     topics = [parse_topic(p.read_bytes(), config.display(p), errors) for p in sorted(config.content_dir.glob("*.md"))]
@@ -159,7 +159,7 @@ def _parse(config: BuildConfig) -> list[Topic]:
 
 
 def _missing_ids(config: BuildConfig, findings: list[Finding]) -> list[Finding]:
-    from .ids import missing_ids
+    from deckgen.source.ids import missing_ids
 
     out = []
     for path in sorted(config.content_dir.glob("*.md")):
@@ -173,7 +173,7 @@ def _missing_ids(config: BuildConfig, findings: list[Finding]) -> list[Finding]:
 
 
 def _duplicates(topics: list[Topic]) -> list[Finding]:
-    from .questions import near_duplicates
+    from deckgen.check.questions import near_duplicates
 
     notes = [note for topic in topics for note in topic.notes]
     glossary_text = [note.front + "\n" + note.back for note in notes]
@@ -185,7 +185,7 @@ def _duplicates(topics: list[Topic]) -> list[Finding]:
 
 
 def _title(markdown: str, limit: int = 40) -> str:
-    from .parse import strip_tokens
+    from deckgen.source.parse import strip_tokens
 
     line = " ".join(strip_tokens(markdown.split("\n", 1)[0]).split())
     return line if len(line) <= limit else line[: limit - 1] + "…"
@@ -303,7 +303,7 @@ def _media_location(name: str, refs, fallback: Location) -> Location:
 
 
 def _exact_formulas(config: BuildConfig, findings: list[Finding], skipped: list[str]) -> list[Finding]:
-    from . import mathcheck
+    from deckgen.check import formulas as mathcheck
 
     try:
         problems = mathcheck.check_content(config)

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from . import cloze
-from .records import Formula
+from deckgen.math import cloze
+from deckgen.records import Formula
 
 # Arguments MathJax does not read as math: "text" is shown as written (Anki's MathJax has no
 # text-mode macros, so a backslash there appears on the card); "raw" is a name, colour, URL or

@@ -13,8 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from .cache import Cache, atomic_write, key_for
-from .records import CompiledTopic, Location, NoteKind, RenderedNote
+from deckgen.runtime.cache import Cache, atomic_write, key_for
+from deckgen.records import CompiledTopic, Location, NoteKind, RenderedNote
 
 STATE_VERSION = 1
 

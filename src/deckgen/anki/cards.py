@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .notetypes import NoteType
-from .records import NoteKind, RenderedNote
+from deckgen.anki.notetypes import NoteType
+from deckgen.records import NoteKind, RenderedNote
 
 _SECTION_RE = re.compile(r"\{\{([#^])([^}]+)\}\}(.*?)\{\{/\2\}\}", re.S)
 _FIELD_RE = re.compile(r"\{\{(?:(cloze):)?([^#^/}][^}]*)\}\}")

@@ -17,7 +17,7 @@ import dataclasses
 
 import matplotlib
 
-from .figure_api import Palette
+from deckgen.figures.api import Palette
 
 CJK_FACE = 2  # faces of NotoSansCJK-Regular.ttc: JP, KR, SC, TC, HK, then the Mono ones
 CJK_FAMILY = "deckgen Noto Sans CJK SC"

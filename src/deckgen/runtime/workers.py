@@ -66,11 +66,11 @@ def _run_child(kind: str, jobs: list[dict], timeout: float, on_done, live: set) 
     caller makes progress.
     """
     # The child must run this very deckgen, not whichever one `pip install -e` last pointed at.
-    here = str(Path(__file__).resolve().parent.parent)
+    here = str(Path(__file__).resolve().parents[2])  # the folder holding the deckgen package
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
     env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONPATH=path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deckgen.workers", kind, str(timeout)],
+        [sys.executable, "-m", "deckgen.runtime.workers", kind, str(timeout)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
     )
     live.add(proc)
@@ -147,10 +147,9 @@ def _child_main(kind: str, timeout: float) -> None:
         raise JobTimeout()
 
     signal.signal(signal.SIGALRM, on_alarm)
-    if kind == "sympy":
-        from .sympy_worker import run_job
-    else:
-        from .figure_worker import run_job
+    from importlib import import_module
+
+    run_job = import_module(kind).run_job  # the job kind is the handler's module name
     out = sys.stdout
     sys.stdout = sys.stderr  # prints in user code must not corrupt the result stream
     for line in sys.stdin.read().splitlines():

@@ -18,8 +18,8 @@ import matplotlib
 matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
-from . import figure_api, figure_style  # noqa: E402
-from .workers import MEMORY_LIMIT  # noqa: E402
+from deckgen.figures import api as figure_api, style as figure_style  # noqa: E402
+from deckgen.runtime.workers import MEMORY_LIMIT  # noqa: E402
 
 _loaded: dict[str, dict] = {}
 

@@ -10,9 +10,9 @@ import hashlib
 import re
 from pathlib import Path
 
-from .errors import ErrorList
-from .parse import HEADING_ID_RE, HEADING_RE, decode
-from .scan import FENCE_RE
+from deckgen.errors import ErrorList
+from deckgen.source.parse import HEADING_ID_RE, HEADING_RE, decode
+from deckgen.source.scan import FENCE_RE
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
 

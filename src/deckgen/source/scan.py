@@ -16,8 +16,8 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from .errors import ErrorList
-from .records import Formula, Location, MediaRef, SympyBlock
+from deckgen.errors import ErrorList
+from deckgen.records import Formula, Location, MediaRef, SympyBlock
 
 TOKEN_RE = re.compile(r"DGTOK(\d+)Z")
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import genanki
 
-from .cache import key_for
-from .notetypes import NoteType, deck_number, guid_for
-from .records import CompiledTopic, NoteKind
-from .store import code_key
+from deckgen.runtime.cache import key_for
+from deckgen.anki.notetypes import NoteType, deck_number, guid_for
+from deckgen.records import CompiledTopic, NoteKind
+from deckgen.builder.store import code_key
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 PARALLEL_MIN_NOTES = 2000
