@@ -103,7 +103,7 @@ def _note(rng: random.Random, topic: int, index: int, figure: int | None, code: 
 def _write_figures(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for s in range(SCRIPTS):
-        body = ['"""Synthetic benchmark figures."""', "import numpy as np", "", "from deckgen.figures.api import figure", ""]
+        body = ['"""Synthetic benchmark figures."""', "import numpy as np", "", "from deckgen.figure_api import figure", ""]
         for f in range(FIGURES_PER_SCRIPT):
             index = s * FIGURES_PER_SCRIPT + f
             body += [

@@ -6,7 +6,6 @@ import unicodedata
 from pathlib import Path
 
 from conftest import REPO, run_deckgen
-
 from deckgen.check.questions import duplicate_pairs
 
 LONG_NAME = "一张说明卷积核在不同扩张率下采样位置与覆盖范围变化的示意图" * 2  # 60 CJK characters: 180 bytes
@@ -69,7 +68,7 @@ SCRIPTS = """
 """
 
 FIGURES = """
-from deckgen.figures.api import figure
+from deckgen.figure_api import figure
 
 @figure("never-used")
 def never_used(fig, pal):
@@ -152,7 +151,7 @@ def test_media_names_over_the_limit_or_not_nfc():
 
     where = Location("content/a.md", 6)
     names = (f"img-{LONG_NAME}-0123456789ab.png", f"img-{NFD_NAME}-0123456789ab.png", "img-fine-0123456789ab.png")
-    rendered = RenderedNote("a/n", NoteKind.BASIC, ("q", "a", "a/n"), (), names, where)
+    rendered = RenderedNote("a/n", NoteKind.BASIC, "q", "a", (), names, where)
     refs = (MediaRef(f"images/{LONG_NAME}.png", "", "DGTOK0Z", Location("content/a.md", 9)), MediaRef(f"images/{NFD_NAME}.png", "", "DGTOK1Z", Location("content/a.md", 11)))
     note = Note("n", NoteKind.BASIC, "q", "a", (), where, media=refs)
     findings = _media_names([CompiledTopic("a", "A", "", (rendered,), Location("content/a.md", 1))], [Topic("a", "A", "", (), (note,), Location("content/a.md", 1))])

@@ -5,11 +5,10 @@ import re
 from pathlib import Path
 
 import pytest
+
 from anki_engine import card_problems, import_package, new_collection, render_all
 from conftest import REPO
-
 from deckgen import BuildConfig, build
-
 
 # Every question of the two seeds, numbered as printed; "b" marks the second use of a number.
 SEED_QUESTIONS = (
@@ -23,7 +22,7 @@ SEEDS = REPO.parent / "shared" / "seeds"
 @pytest.fixture(scope="module")
 def imported(flagship):
     """The built flagship imported into a fresh collection."""
-    
+
     report = build(BuildConfig(root=flagship))  # already built: returns at once
     col = new_collection(flagship / "anki-content")
     log = import_package(col, flagship / "dist" / "all.apkg")
@@ -47,7 +46,7 @@ def test_seed_list_matches_the_seed_files():
 
 
 def test_every_seed_question_is_covered(imported):
-    _, report, col, _ = imported
+    _, _report, col, _ = imported
     tags = {tag.lower() for nid in col.find_notes("") for tag in col.get_note(nid).tags}
     missing = [q for q in SEED_QUESTIONS if f"seed::{q}" not in tags]
     assert not missing, f"seed questions without a note: {missing}"
@@ -60,7 +59,7 @@ def test_every_note_names_its_seed_question(imported):
 
 
 def test_every_card_renders_with_its_media(imported):
-    root, report, col, log = imported
+    _root, report, col, log = imported
     assert not log.conflicting and not log.duplicate
     assert len(log.new) == report.notes
     cards = render_all(col)
@@ -75,7 +74,7 @@ def test_every_card_renders_with_its_media(imported):
 
 
 def test_each_topic_package_imports_on_its_own(imported, tmp_path):
-    root, report, _, _ = imported
+    _root, report, _, _ = imported
     for package in report.packages:
         col = new_collection(tmp_path / Path(package).stem)
         log = import_package(col, Path(package))

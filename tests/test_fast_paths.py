@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from anki_engine import import_package, new_collection, render_all, visible_text
 from conftest import write_project
-
 from deckgen import BuildConfig, build
 
 
@@ -68,9 +67,9 @@ def test_packages_written_in_one_pass_import_with_every_card(project, tmp_path):
 
 
 def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_path):
-    from deckgen.builder import pipeline
+    from deckgen.builder import notes
 
-    many = pipeline.PARALLEL_MIN_NOTES + 10  # enough notes for the worker processes to be used
+    many = notes.PARALLEL_MIN_NOTES + 10  # enough notes for the worker processes to be used
     root = project({"content/a.md": topic("a", many // 2), "content/b.md": topic("b", many // 2)})
     one = shutil.copytree(root, tmp_path / "one")
     parallel = build(BuildConfig(root=root, jobs=2, now=1_800_000_000))
@@ -81,9 +80,9 @@ def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_pat
 
 def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(project):
     from conftest import run_deckgen
-    from deckgen.builder import pipeline
+    from deckgen.builder import notes
 
-    text = topic("a", pipeline.PARALLEL_MIN_NOTES + 10).replace("$a_{7} * b$", "$a_{7 * b$", 1)
+    text = topic("a", notes.PARALLEL_MIN_NOTES + 10).replace("$a_{7} * b$", "$a_{7 * b$", 1)
     root = project({"content/a.md": text})
     result = run_deckgen(root, "--jobs", "2")
     line = next(i for i, row in enumerate(text.split("\n"), 1) if "$a_{7 * b$" in row)
@@ -91,7 +90,7 @@ def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(pr
 
 
 FIGURE_SCRIPT = """
-from deckgen.figures.api import figure
+from deckgen.figure_api import figure
 
 @figure("line", size=(2, 1.5))
 def line(fig, pal):

@@ -23,8 +23,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_deckgen, write_project
 
+from conftest import REPO, run_deckgen, write_project
 from deckgen.site.serve import PreviewServer
 
 NOTES = 1000  # enough that packaging takes a moment an interrupt can land in
@@ -33,7 +33,7 @@ GATE = '''
 import time
 from pathlib import Path
 
-from deckgen.figures.api import figure
+from deckgen.figure_api import figure
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -147,7 +147,7 @@ def start(root: Path, *args: str, limit_file_size: int | None = None) -> subproc
     return subprocess.Popen(
         [sys.executable, "-m", "deckgen.cli", "--root", str(root), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
-        env=env, start_new_session=True, preexec_fn=limit,
+        env=env, start_new_session=True, preexec_fn=limit,  # noqa: PLW1509 - the test process starts no threads here
     )
 
 
@@ -182,7 +182,7 @@ def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tm
         (root / "hold").touch()
         (root / "figures/gate.py").write_text(GATE + "\n# edited: render again\n", encoding="utf-8")
         proc = start(root)
-        wait_for(lambda: (root / "figure-started").exists(), proc, "the figure started")
+        wait_for((root / "figure-started").exists, proc, "the figure started")
     else:
         proc = start(root)
         wait_for(lambda: _packaging(proc.pid), proc, "packaging started")
@@ -208,7 +208,7 @@ def test_killing_only_the_build_process_ends_its_workers(built, tmp_path):
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
     (root / "hold").touch()
     proc = start(root)
-    wait_for(lambda: (root / "figure-started").exists(), proc, "the figure started")
+    wait_for((root / "figure-started").exists, proc, "the figure started")
     workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert workers
     os.kill(proc.pid, signal.SIGKILL)  # not the group: e.g. an IDE or CI runner killing one process
@@ -230,10 +230,10 @@ def test_ctrl_c_to_the_build_alone_stops_a_running_figure_at_once(built, tmp_pat
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
     (root / "hold").touch()
     proc = start(root)
-    wait_for(lambda: (root / "figure-started").exists(), proc, "the figure started")
+    wait_for((root / "figure-started").exists, proc, "the figure started")
     os.kill(proc.pid, signal.SIGINT)
     try:
-        out, err = proc.communicate(timeout=20)  # the held figure would run until its 60 s limit
+        _out, err = proc.communicate(timeout=20)  # the held figure would run until its 60 s limit
     finally:
         (root / "hold").unlink()
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
@@ -246,13 +246,13 @@ def test_second_build_at_once_is_refused_and_the_first_finishes(built, tmp_path)
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
     (root / "hold").touch()
     first = start(root)
-    wait_for(lambda: (root / "figure-started").exists(), first, "the figure started")
+    wait_for((root / "figure-started").exists, first, "the figure started")
     before = visible(root)
     second = run_deckgen(root)
     assert_clear_error(second.code, second.stderr, "another deckgen build is running in this project — wait for it to finish")
     assert visible(root) == before
     (root / "hold").unlink()
-    out, err = first.communicate(timeout=180)
+    _out, err = first.communicate(timeout=180)
     assert first.returncode == 0, err
     assert packages_in(root / "dist") == reference(root, tmp_path)
 
@@ -332,7 +332,7 @@ def test_file_size_limit_is_a_clear_error(built, tmp_path):
     (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
     before = visible(root)
     proc = start(root, limit_file_size=64 * 1024)
-    out, err = proc.communicate(timeout=300)
+    _out, err = proc.communicate(timeout=300)
     assert_clear_error(proc.returncode, err, "could not read or write: File too large — free some disk space")
     assert visible(root) == before
     assert not [p.name for p in (root / "dist").iterdir() if p.name.startswith(".")]

@@ -22,10 +22,9 @@ from pathlib import Path
 
 from anki_engine import import_package, new_collection, note_by_guid, render_all
 from conftest import REPO, run_deckgen
-
 from deckgen import BuildConfig, build
-from deckgen.figures.api import DAY, NIGHT
 from deckgen.anki.notetypes import guid_for
+from deckgen.figures.api import DAY, NIGHT
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}href"
@@ -51,7 +50,7 @@ id: figs
 
 SCRIPT_A = """
 import numpy as np
-from deckgen.figures.api import figure
+from deckgen.figure_api import figure
 from _common import LABEL
 
 
@@ -69,7 +68,7 @@ def lines(fig, pal):
 """
 
 SCRIPT_B = """
-from deckgen.figures.api import figure
+from deckgen.figure_api import figure
 
 
 @figure("unused-bar", size=(3, 2))
@@ -133,7 +132,7 @@ def test_same_source_gives_same_svg_bytes_whatever_the_job_order(project, tmp_pa
         "figures/a.py": SCRIPT_A,
         "figures/_common.py": f"LABEL = {LABEL!r}\n",
         "figures/0_rc.py": (
-            "import matplotlib\nfrom deckgen.figures.api import figure\n\n"
+            "import matplotlib\nfrom deckgen.figure_api import figure\n\n"
             "@figure('aaa-rc', size=(2, 2))\ndef rc(fig, pal):\n"
             "    matplotlib.rcParams['axes.grid'] = True  # not part of the shared style\n"
             "    fig.subplots().plot([0, 1], [1, 0], color=pal.c[0])\n"
@@ -222,7 +221,7 @@ def test_figure_errors_name_the_reference_and_the_figure_and_are_all_reported(pr
         """,
         "figures/bad.py": """
         import numpy as np
-        from deckgen.figures.api import figure
+        from deckgen.figure_api import figure
 
 
         def helper(x):
@@ -261,8 +260,8 @@ def test_figure_errors_name_the_reference_and_the_figure_and_are_all_reported(pr
         "content/bad.md:8: figure 'boom' (figures/bad.py:9) failed: ZeroDivisionError: division by zero"
         " at figures/bad.py:12 in boom: helper(0) → figures/bad.py:6 in helper: return 1 / x",
         "content/bad.md:12: figure 'blank' (figures/bad.py:15) failed: the figure draws nothing",
-        "content/bad.md:16: figure 'forever' (figures/bad.py:20) failed: ran longer than 2 s and was stopped",
-        "content/bad.md:20: figure 'hog' (figures/bad.py:26) failed: used more than 2 GiB of memory and was stopped"
+        "content/bad.md:16: figure 'forever' (figures/bad.py:20) failed: used more than 2 s of CPU time (the CPU time limit per figure) and was stopped",
+        "content/bad.md:20: figure 'hog' (figures/bad.py:26) failed: used more than 2 GiB of memory (the memory limit) and was stopped"
         " at figures/bad.py:30 in hog",
         "content/bad.md:24: unknown figure 'bloom' — did you mean boom (figures/bad.py:9)",
         "content/bad.md:26: note has no id",  # a content error in the same build is reported too
@@ -307,10 +306,9 @@ def test_each_package_holds_exactly_the_media_its_notes_reference(project):
     (root / "content/other.md").write_text("---\ndeck: 另一个\nid: other\n---\n\n## 柱 {#bar}\n\n答\n\n![柱](figure:unused-bar)\n", encoding="utf-8")
     build(BuildConfig(root=root))
     for apkg in (root / "dist").glob("*.apkg"):
-        with zipfile.ZipFile(apkg) as z:
-            with z.open("collection.anki2") as db_file:
-                db_path = root / f"{apkg.stem}.anki2"
-                db_path.write_bytes(db_file.read())
+        with zipfile.ZipFile(apkg) as z, z.open("collection.anki2") as db_file:
+            db_path = root / f"{apkg.stem}.anki2"
+            db_path.write_bytes(db_file.read())
         with sqlite3.connect(db_path) as db:
             fields = " ".join(row[0] for row in db.execute("select flds from notes"))
         referenced = set(re.findall(r'src="([^"]+)"', fields))
@@ -346,8 +344,10 @@ def test_figures_command_lists_definitions_uses_and_cache_state(project):
 def test_figures_render_in_parallel_with_a_progress_bar_on_a_terminal(project, tmp_path):
     pids = tmp_path / "pids"
     pids.mkdir()
-    script = SCRIPT_A.replace("def label(fig, pal):", f"def label(fig, pal):\n    open({str(pids)!r} + '/' + str(__import__('os').getpid()), 'w').close()")
-    script = script.replace("def lines(fig, pal):", f"def lines(fig, pal):\n    open({str(pids)!r} + '/' + str(__import__('os').getpid()), 'w').close()")
+    script = SCRIPT_A.replace("def label(fig, pal):", f"def label(fig, pal):\n    open({str(pids)!r} + '/' + WORKER, 'w').close()")
+    script = script.replace("def lines(fig, pal):", f"def lines(fig, pal):\n    open({str(pids)!r} + '/' + WORKER, 'w').close()")
+    # A worker's pid is 1 inside its own PID namespace: the namespace tells two workers apart.
+    script = "import os\nWORKER = f\"{os.getpid()}-{os.readlink('/proc/self/ns/pid')}\"\n" + script
     root = project({"content/figs.md": TOPIC, "figures/a.py": script, "figures/_common.py": f"LABEL = {LABEL!r}\n"})
     parent, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has a size

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 from conftest import REPO, run_deckgen
-
 from deckgen import BuildConfig, build
 
 

@@ -12,9 +12,8 @@ OUTSIDE = ("203.0.113.7", 80)  # TEST-NET-3 (RFC 5737): never reached, the guard
 
 
 def test_guard_refuses_a_non_loopback_connection_in_the_test_process():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        with pytest.raises(NonLoopbackConnection):
-            sock.connect(OUTSIDE)
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, pytest.raises(NonLoopbackConnection):
+        sock.connect(OUTSIDE)
     with pytest.raises(NonLoopbackConnection):
         socket.create_connection(OUTSIDE, timeout=1)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock, pytest.raises(NonLoopbackConnection):

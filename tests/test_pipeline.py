@@ -7,7 +7,6 @@ from pathlib import Path
 
 from anki_engine import card_problems, import_package, new_collection, note_by_guid, render_all, review_all, visible_text
 from conftest import run_deckgen
-
 from deckgen import BuildConfig, build
 from deckgen.anki.notetypes import guid_for
 

@@ -9,9 +9,9 @@ import zlib
 from pathlib import Path
 
 import pytest
+
 from anki_engine import import_package, new_collection
 from conftest import REPO, run_deckgen, write_project
-
 from deckgen import BuildConfig, build
 from deckgen.anki.cards import render_cards
 from deckgen.anki.notetypes import guid_for, note_types

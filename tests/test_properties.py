@@ -17,13 +17,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from deckgen.math import cloze
-from deckgen.errors import ErrorList
-from deckgen.source.ids import write_ids
-from deckgen.source.parse import ID_RE, parse_topic
-from deckgen.records import NoteKind
 from deckgen.builder.render import render_note
-from deckgen.source.scan import TOKEN_RE
+from deckgen.errors import ErrorList
+from deckgen.math import cloze
+from deckgen.records import NoteKind
+from deckgen.source.ids import write_ids
+from deckgen.source.parse import parse_topic
+from deckgen.syntax import NAME_RE, TOKEN_RE
 
 HEADER = "---\ndeck: 性质\nid: prop\n---\n\n"
 
@@ -34,7 +34,7 @@ def pieces(items: list[str], max_size: int, min_size: int = 0) -> st.SearchStrat
 
 
 # Every character with a meaning to the parser or to Markdown, plus ordinary text.
-MARKDOWN = pieces(list("#$`~{}[]()!\\<>:?*_-=&\"' \t\n\r\x0bcd1a中文") + ["```", "$$", "{{c1::", "}}", "## ", "{#", "???", "<script>", "](", "\n\n", "## q {#q}\n"], 120)
+MARKDOWN = pieces([*list("#$`~{}[]()!\\<>:?*_-=&\"' \t\n\r\x0bcd1a中文"), "```", "$$", "{{c1::", "}}", "## ", "{#", "???", "<script>", "](", "\n\n", "## q {#q}\n"], 120)
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -95,7 +95,7 @@ def check_renders(topic) -> None:
 
 # TeX that can stand between dollars: no `$`, no characters that start a Markdown block at the
 # beginning of a line (headings, fences, `???`), no CR (line endings are normalised), no blank line.
-TEX_CHARS = list("abcxyz0123456789_^{}\\+-*/=<>&|'()[],.;:!% \t") + ["\\frac", "\\{", "\\}", "\\alpha", "\\text{", "\\\\", "\n"]
+TEX_CHARS = [*list("abcxyz0123456789_^{}\\+-*/=<>&|'()[],.;:!% \t"), "\\frac", "\\{", "\\}", "\\alpha", "\\text{", "\\\\", "\n"]
 TEX = pieces(TEX_CHARS, 40, min_size=1).filter(
     lambda t: t.strip() and not t.endswith("\\") and "\n\n" not in t and "{{c" not in t and not t.startswith("$")
 )
@@ -116,7 +116,7 @@ def test_inline_formula_comes_out_unchanged(tex: str):
     if tex.endswith("\\") or re.search(r"(?<!\\)(\\\\)*\\$", tex):
         return  # a final backslash escapes the closing dollar: not a formula
     note = _only_formula(f"前 ${tex}$ 后")
-    [(token, formula)] = note.formulas
+    [(_token, formula)] = note.formulas
     assert formula.tex == tex and not formula.display
     field = render_note(note, "prop", (), {}, ()).fields[1]
     assert f"\\({html.escape(tex, quote=False)}\\)" in field
@@ -128,7 +128,7 @@ def test_display_formula_comes_out_unchanged(tex: str):
     if re.search(r"(?<!\\)(\\\\)*\\$", tex) or tex.startswith("$"):
         return
     note = _only_formula(f"$${tex}$$")
-    [(token, formula)] = note.formulas
+    [(_token, formula)] = note.formulas
     assert formula.tex == tex and formula.display
     field = render_note(note, "prop", (), {}, ()).fields[1]
     assert f"\\[{html.escape(tex, quote=False)}\\]" in field
@@ -148,7 +148,7 @@ def test_html_shown_as_code_is_never_rejected(code: str):
     assert note.media == ()
 
 
-BRACES = pieces(list("{}ab\\ ^_") + ["{{c1::", "{{c2::", "}}", "::"], 40)
+BRACES = pieces([*list("{}ab\\ ^_"), "{{c1::", "{{c2::", "}}", "::"], 40)
 
 
 @SETTINGS
@@ -195,7 +195,7 @@ def test_ids_write_only_adds_ids(tmp_path: Path, questions: list[str], newline: 
     added = write_ids(path, set())
     after = path.read_bytes()
     ids = [new_id for _, new_id in added]
-    assert len(ids) == len(questions) == len(set(ids)) and all(ID_RE.match(i) for i in ids)
+    assert len(ids) == len(questions) == len(set(ids)) and all(NAME_RE.fullmatch(i) for i in ids)
     assert re.sub(rb" \{#[a-z0-9-]+\}", b"", after) == original
     topic, errors = parse(after)
     assert not errors and [n.note_id for n in topic.notes] == ids and {n.kind for n in topic.notes} <= set(NoteKind)

@@ -16,8 +16,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from deckgen.runtime import browser
 from deckgen.math import mathjax
+from deckgen.runtime import browser
 
 OUT = Path(__file__).resolve().parent.parent / "src/deckgen/data/mathjax_commands.json"
 

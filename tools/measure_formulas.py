@@ -13,11 +13,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from deckgen.check import formulas as mathcheck
 from deckgen.builder import mathimages
+from deckgen.check import formulas as mathcheck
+from deckgen.config import BuildConfig
 from deckgen.math import texcheck
 from deckgen.runtime.cache import Cache
-from deckgen.config import BuildConfig
 
 
 def main() -> int:

@@ -10,9 +10,10 @@ import os
 import sys
 from pathlib import Path
 
+from deckgen import limits
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, file_error
-from deckgen.records import BuildReport
+from deckgen.report import print_errors, print_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,10 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except BuildFailed as failed:
-        _print_errors(failed)
+        print_errors(failed)
         return 1
     except OSError as exc:  # outside a build (e.g. `ids --write` on a read-only file)
-        _print_errors(BuildFailed([file_error(exc, exc.filename or str(args.root))]))
+        print_errors(BuildFailed([file_error(exc, exc.filename or str(args.root))]))
         return 1
     except KeyboardInterrupt:
         print("deckgen: interrupted; dist/ and the lock file are as they were before this build", file=sys.stderr)
@@ -94,20 +95,23 @@ def _build_flags(parser: argparse.ArgumentParser, on_subcommand: bool = True) ->
     parser.add_argument("--jobs", "-j", type=int, default=default(0), help="worker processes for figures and sympy (default: one per core)")
     parser.add_argument("--quiet", "-q", action="store_true", default=default(False), help="print errors only")
     parser.add_argument("--math-images", action="store_true", default=default(False), help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
-    parser.add_argument("--figure-timeout", type=float, default=default(60.0), metavar="SECONDS", help="time limit per figure (default: 60)")
-    parser.add_argument("--sympy-timeout", type=float, default=default(60.0), metavar="SECONDS", help="time limit per sympy block (default: 60)")
+    backstop = f"code that waits is stopped after {limits.WALL_FACTOR:g}× that in wall-clock time + {limits.WALL_EXTRA_SECONDS:g} s"
+    parser.add_argument("--figure-timeout", type=float, default=default(limits.FIGURE_CPU_SECONDS), metavar="SECONDS", help=f"CPU time limit per figure, in CPU seconds (default: {limits.FIGURE_CPU_SECONDS:g}); {backstop}")
+    parser.add_argument("--sympy-timeout", type=float, default=default(limits.SYMPY_CPU_SECONDS), metavar="SECONDS", help=f"CPU time limit per sympy block, in CPU seconds (default: {limits.SYMPY_CPU_SECONDS:g}); {backstop}")
 
 
-def config_from(args) -> BuildConfig:
+def config_from(args: argparse.Namespace) -> BuildConfig:
+    from deckgen.runtime.progress import mode_for
+
     root = args.root.resolve()
     return BuildConfig(
         root=root,
-        dist_dir=getattr(args, "dist", None),
+        dist_dir=getattr(args, "dist", None),  # type: ignore[arg-type]  # None: the default under root
         jobs=getattr(args, "jobs", 0),
         math_images=getattr(args, "math_images", False),
-        progress=sys.stderr.isatty() and not getattr(args, "quiet", False),
-        figure_timeout=getattr(args, "figure_timeout", 60.0),
-        sympy_timeout=getattr(args, "sympy_timeout", 60.0),
+        progress=mode_for(sys.stderr, getattr(args, "quiet", False)).value,
+        figure_cpu_seconds=getattr(args, "figure_timeout", limits.FIGURE_CPU_SECONDS),
+        sympy_cpu_seconds=getattr(args, "sympy_timeout", limits.SYMPY_CPU_SECONDS),
     )
 
 
@@ -120,49 +124,12 @@ def _run_build(args) -> int:
     return 0
 
 
-def print_report(report: BuildReport, out=sys.stdout) -> None:
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=out)
-    any_change = False
-    for deck in report.changes:
-        if deck.empty:
-            continue
-        any_change = True
-        counts = ", ".join(f"{len(keys)} {what}" for what, keys in (("added", deck.added), ("changed", deck.changed), ("removed", deck.removed)) if keys)
-        print(f"{deck.deck_name}: {counts}", file=out)
-        for mark, keys in (("+", deck.added), ("~", deck.changed)):
-            for key in keys:
-                print(f"  {mark} {key}", file=out)
-        for key in deck.removed:
-            print(f'  - {key}  (import never deletes: find it in Anki\'s browser with  "Meta:{key}"  and delete it there)', file=out)
-    if not any_change:
-        print("no note changed since the last build", file=out)
-    written = f"{len(report.written)} written" if report.written else "all unchanged"
-    print(f"{report.notes} notes in {len(report.packages)} packages ({written}) in {report.stats.get('seconds', 0):.2f} s", file=out)
-
-
-MAX_ERRORS_PER_FILE = 50  # a broken generated file can hold thousands; the first ones say enough
-
-
-def _print_errors(failed: BuildFailed) -> None:
-    shown: dict[str, int] = {}
-    for error in failed.errors:
-        path = error.location.path
-        shown[path] = shown.get(path, 0) + 1
-        if shown[path] <= MAX_ERRORS_PER_FILE:
-            print(f"error: {error}", file=sys.stderr)
-    for path, count in shown.items():
-        if count > MAX_ERRORS_PER_FILE:
-            print(f"error: {path}: {count - MAX_ERRORS_PER_FILE} more errors not shown — fix the ones above first", file=sys.stderr)
-    count = len(failed.errors)
-    print(f"{count} error{'s' if count != 1 else ''}; nothing was written, dist/ is unchanged", file=sys.stderr)
-
-
 def _run_ids(args) -> int:
+    from deckgen.source.discover import topic_files
     from deckgen.source.ids import check_readable, existing_ids, missing_ids, write_ids
 
     content = args.root.resolve() / "content"
-    paths = sorted(content.glob("*.md"))
+    paths = topic_files(content)
     check_readable(paths, lambda path: str(path.relative_to(args.root.resolve())))
     if args.write:
         taken = existing_ids(paths)
@@ -184,7 +151,7 @@ def _run_ids(args) -> int:
 
 
 def _run_figures(args) -> int:
-    from deckgen.figures.registry import listing
+    from deckgen.builder.listing import listing
 
     result = listing(config_from(args))
     for status in result.figures:

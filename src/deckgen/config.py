@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deckgen import limits
+
 ALL_PACKAGE = "all"  # dist/all.apkg holds every topic; no topic may use this id
 
 
@@ -16,9 +18,9 @@ class BuildConfig:
     cache_dir: Path = field(default=None)  # type: ignore[assignment]
     lock_path: Path = field(default=None)  # type: ignore[assignment]
     jobs: int = 0  # worker processes; 0 = one per core
-    progress: bool = False  # progress bars (only on a terminal)
-    sympy_timeout: float = 60.0  # seconds per sympy block
-    figure_timeout: float = 60.0  # seconds per figure
+    progress: str = "off"  # runtime.progress.Mode: "bar" on a terminal, "lines" in a log, "off"
+    sympy_cpu_seconds: float = limits.SYMPY_CPU_SECONDS  # CPU time per sympy block
+    figure_cpu_seconds: float = limits.FIGURE_CPU_SECONDS  # CPU time per figure
     now: int | None = None  # the clock for changed notes; None = the wall clock
     math_images: bool = False  # formulas as SVG images (mathimages.py) instead of MathJax
 

@@ -1,20 +1,35 @@
-"""Size limits on what authors give the build, checked before anything is read.
-
-Kept apart from the parser and the media stage so that a no-op build, which only sizes and
-hashes its inputs, needs neither.
+"""Every limit deckgen enforces, in one place: what Anki accepts, what phones and Python-Markdown
+handle, and what a build allows the code it runs. Plain numbers; the stages that check them import
+them from here, so each fact has one definition.
 """
 from __future__ import annotations
 
-from deckgen.errors import ErrorList
-from deckgen.records import Location
-
+# ---- what authors give the build ---------------------------------------------------------------
 MAX_FILE_BYTES = 2 * 1024 * 1024  # a topic file; larger is a mistake (and slow to parse)
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # an image; phones sync every byte
+MAX_IMAGE_PIXELS = 40_000_000  # a decoded 60000×60000 PNG is 14 GB: phones give up long before
+MAX_NESTING = 24  # levels of lists and quotes in one note: Python-Markdown recurses once per level
+MAX_OPEN_BRACKETS = 200  # '[' never closed in one note: Python-Markdown's link search is quadratic in them
+MAX_ERRORS_PER_FILE = 50  # printed per file: a broken generated file can hold thousands
+
+# ---- what Anki accepts -------------------------------------------------------------------------
+MEDIA_NAME_BYTES = 120  # Anki cuts longer media file names, and the card would point at nothing
+MAX_CLOZE_NUMBER = 65536  # card ordinals are 16-bit: Anki 26.9 refuses a whole package with a larger {{cN::
+CLOZE_NESTING = 10  # Anki ignores deletions opened deeper than this
+
+# ---- what a build allows the code it runs (figure scripts, sympy blocks) -----------------------
+# Limits count work, not the clock: CPU seconds of the job and every process it starts, so a
+# busy machine cannot fail a correct build. The wall-clock backstop only stops code that waits
+# or hangs: WALL_FACTOR × the CPU limit + WALL_EXTRA_SECONDS.
+FIGURE_CPU_SECONDS = 120.0
+SYMPY_CPU_SECONDS = 120.0
+WALL_FACTOR = 5.0
+WALL_EXTRA_SECONDS = 10.0
+WORKER_MEMORY_BYTES = 2 * 1024**3  # address space per worker process
+WORKER_OUTPUT_BYTES = 64 * 1024  # of what a job prints, kept for its error message
+RENDER_CPU_SECONDS = 60.0  # backstop per note; the checks in source/guards.py catch known slow input first
 
 
-def size_ok(size: int, path: str, errors: ErrorList) -> bool:
-    """A topic file over MAX_FILE_BYTES is refused before it is read."""
-    if size <= MAX_FILE_BYTES:
-        return True
-    errors.add(Location(path, 1), f"the file is {size / 2**20:.1f} MiB; a topic file may be at most {MAX_FILE_BYTES // 2**20} MiB", "split it into several topic files")
-    return False
+def wall_backstop(cpu_seconds: float) -> float:
+    """Wall-clock seconds after which a job that uses little CPU (it sleeps or hangs) is stopped."""
+    return WALL_FACTOR * cpu_seconds + WALL_EXTRA_SECONDS

@@ -6,7 +6,7 @@ an error at the exact `path:line` the author has to edit.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
 @dataclass(frozen=True, order=True)
@@ -20,7 +20,7 @@ class Location:
         return f"{self.path}:{self.line}" if self.line else self.path
 
 
-class NoteKind(str, Enum):
+class NoteKind(StrEnum):
     BASIC = "basic"
     REVERSED = "reversed"
     CLOZE = "cloze"
@@ -42,6 +42,14 @@ class SympyBlock:
     code: str
     token: str
     location: Location
+
+
+@dataclass(frozen=True)
+class Show:
+    """One formula a sympy block shows: LaTeX, as a display formula or inline."""
+
+    latex: str
+    inline: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,11 +99,22 @@ class RenderedNote:
 
     key: str  # "<deck id>/<note id>", the identity the GUID and the lock file use
     kind: NoteKind
-    fields: tuple[str, ...]
+    front: str  # the question (cloze notes: the text with the deletions)
+    back: str  # the answer (cloze notes: the extra text shown on the back)
     tags: tuple[str, ...]
     media: tuple[str, ...]  # media file names (content-hashed) the fields reference
     location: Location
     render_key: str = ""  # hash of everything the fields were rendered from
+
+    @property
+    def note_id(self) -> str:
+        return self.key.split("/", 1)[1]
+
+    @property
+    def fields(self) -> tuple[str, str, str]:
+        """The Anki fields in the note type's order: front, back, and Meta (the key, so that
+        `"Meta:deck/note"` finds the note in Anki's browser)."""
+        return (self.front, self.back, self.key)
 
 
 @dataclass(frozen=True)

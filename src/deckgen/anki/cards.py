@@ -16,15 +16,14 @@ import re
 from dataclasses import dataclass
 
 from deckgen.anki.notetypes import NoteType
+from deckgen.limits import CLOZE_NESTING
 from deckgen.records import NoteKind, RenderedNote
+from deckgen.syntax import CLOZE_OPEN_RE, HTML_TAG_RE
 
 _SECTION_RE = re.compile(r"\{\{([#^])([^}]+)\}\}(.*?)\{\{/\2\}\}", re.S)
 _FIELD_RE = re.compile(r"\{\{(?:(cloze):)?([^#^/}][^}]*)\}\}")
-_OPEN_RE = re.compile(r"\{\{c(\d+)::")
 _MATHJAX_RE = re.compile(r"(\\[(\[])(.*?)(\\[)\]])", re.S)
-_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 _EMPTY_FIELD_RE = re.compile(r"^(?:\s|</?(?:br|div) ?/?>)*$", re.I)
-_MAX_NESTING = 10  # Anki ignores deletions opened deeper than this
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ class Card:
 
 
 def render_cards(note: RenderedNote, notetype: NoteType) -> list[Card]:
-    fields = dict(zip(notetype.fields, note.fields))
+    fields = dict(zip(notetype.fields, note.fields, strict=True))
     if note.kind is NoteKind.CLOZE:
         name, qfmt, afmt = notetype.templates[0]
         text = fields[notetype.fields[0]]
@@ -78,9 +77,9 @@ def _parse(text: str) -> list:
     open_: list[_Cloze] = []
     i = 0
     while i < len(text):
-        opener = _OPEN_RE.match(text, i)
+        opener = CLOZE_OPEN_RE.match(text, i)
         if opener:
-            if len(open_) < _MAX_NESTING:
+            if len(open_) < CLOZE_NESTING:
                 open_.append(_Cloze(int(opener.group(1)), []))
             i = opener.end()
             continue
@@ -107,7 +106,7 @@ def _parse(text: str) -> list:
 
 def _next_marker(text: str, start: int) -> int:
     for j in range(start + 1, len(text)):
-        if text.startswith("}}", j) or _OPEN_RE.match(text, j):
+        if text.startswith("}}", j) or CLOZE_OPEN_RE.match(text, j):
             return j
     return len(text)
 
@@ -134,7 +133,7 @@ def cloze_side(text: str, ordinal: int, question: bool) -> str:
         out.append(node if isinstance(node, str) else _reveal(node, ordinal, question, found))
     if not found[0]:
         return ""
-    return _MATHJAX_RE.sub(lambda m: m.group(1) + _TAG_RE.sub("", m.group(2)) + m.group(3), "".join(out))
+    return _MATHJAX_RE.sub(lambda m: m.group(1) + HTML_TAG_RE.sub("", m.group(2)) + m.group(3), "".join(out))
 
 
 def _reveal(cloze: _Cloze, ordinal: int, question: bool, found: list[bool]) -> str:

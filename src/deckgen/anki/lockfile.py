@@ -50,7 +50,7 @@ def load(path: Path) -> dict:
             Location(path.name, 1),
             f"the lock file is unreadable ({exc})",
             "restore it from version control (git checkout -- deckgen.lock); deleting it makes the next import re-send every note",
-        )])
+        )]) from None
     data.setdefault("notetypes", {})
     return data
 

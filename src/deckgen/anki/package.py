@@ -14,17 +14,16 @@ import io
 import itertools
 import json
 import os
-import re
 import sqlite3
 import zipfile
 from pathlib import Path
 
 import genanki
 
-from deckgen.runtime.cache import key_for
 from deckgen.anki.notetypes import NoteType, deck_number, guid_for
 from deckgen.records import CompiledTopic, NoteKind
-from deckgen.builder.store import code_key
+from deckgen.runtime.keys import package_key as _package_key
+from deckgen.syntax import CLOZE_OPEN_RE
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 PARALLEL_MIN_NOTES = 2000
@@ -81,13 +80,12 @@ class _Deck(genanki.Deck):
 
 # Every deletion opener counts, nested ones too (`{{c1::a {{c2::b}}}}` makes cards 1 and 2, as in
 # Anki); genanki's own pattern stops at the first `}}` and loses the inner deletion's card.
-_CLOZE_RE = re.compile(r"\{\{c(\d+)::")
 
 
 def _card_ords(model: _Model, fields: tuple[str, ...]):
     """The cards genanki makes for a note (genanki.Note._front_back_cards / _cloze_cards)."""
     if model.model_type == genanki.Model.CLOZE:
-        return sorted({int(m) - 1 for m in _CLOZE_RE.findall(fields[0]) if int(m) > 0})
+        return sorted({int(m) - 1 for m in CLOZE_OPEN_RE.findall(fields[0]) if int(m) > 0})
     return [o for o, kind, required in model._req if (any if kind == "any" else all)(fields[i] for i in required)]
 
 
@@ -102,7 +100,7 @@ def package_key(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType]
         for t in topics
     ]
     types = sorted((kind.value, nt.content_hash, type_mods[kind.value]) for kind, nt in notetypes.items())
-    return key_for("package", code_key(), decks, types)
+    return _package_key(decks, types)
 
 
 def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods, type_mods, media: dict[str, Path], jobs: int = 0) -> dict[str, bytes]:
@@ -110,7 +108,7 @@ def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods
     when the others hold about as many notes, as in a full build. When they hold few (a rebuild
     after an edit), forking would cost more than it saves."""
     sizes = {name: sum(len(t.notes) for t in topics) for name, topics in outputs.items()}
-    biggest = max(sizes, key=sizes.get, default=None)
+    biggest = max(sizes, key=lambda name: sizes[name], default=None)
     workers = jobs or os.cpu_count() or 1
     args = (notetypes, note_mods, type_mods, media)
     if workers < 2 or biggest is None or sum(sizes.values()) - sizes[biggest] < PARALLEL_MIN_NOTES:
@@ -127,7 +125,8 @@ def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods
 def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_mods: dict[str, int], type_mods: dict[str, int], media: dict[str, Path]) -> bytes:
     """One package holding `topics` as decks; `media` maps file names to files on disk."""
     models = {kind: _Model(nt, type_mods[kind.value]) for kind, nt in notetypes.items()}
-    decks, used_media = [], set()
+    decks: list[_Deck] = []
+    used_media: set[str] = set()
     for topic in topics:
         deck = _Deck(deck_number(topic.deck_name), topic.deck_name, _description(topic.description))
         for position, note in enumerate(topic.notes):

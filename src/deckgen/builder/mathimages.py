@@ -28,16 +28,16 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from deckgen.runtime import browser
-from deckgen.math import cloze, mathjax
-from deckgen.runtime.cache import Cache, atomic_write, key_for, sha256
 from deckgen.errors import BuildFailed, ContentError
+from deckgen.math import cloze, mathjax
 from deckgen.records import CompiledTopic, Formula, Location
+from deckgen.runtime import browser
+from deckgen.runtime.cache import Cache, atomic_write
+from deckgen.runtime.keys import Kind, math_svg_key, sha256
+from deckgen.syntax import MATHJAX_RE
 
-_MATH_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)
 _CODE_RE = re.compile(r"(<(pre|code)\b.*?</\2>)", re.S)  # MathJax leaves code alone; so do we
 
-MATH_IMAGES_VERSION = "1"  # bump when the SVG or the HTML for the same TeX changes
 INK = "#1f2328"  # the card's day text colour; card.css inverts the image at night
 
 _SCRIPT = r"""
@@ -64,7 +64,7 @@ class MathImage:
 
 def apply(topics: list[CompiledTopic], cache: Cache, media_dir: Path) -> list[CompiledTopic]:
     """Every topic with its formulas as images; their files are in `media_dir`."""
-    found = [Formula(tex, display, Location("")) for topic in topics for note in topic.notes for field in note.fields[:2] for tex, display in _formulas_in(field)]
+    found = [Formula(tex, display, Location("")) for topic in topics for note in topic.notes for field in (note.front, note.back) for tex, display in _formulas_in(field)]
     try:
         images = draw(found, cache, media_dir)
     except (browser.ChromiumNotFound, browser.PageFailed, mathjax.MathJaxUnavailable) as exc:
@@ -74,15 +74,15 @@ def apply(topics: list[CompiledTopic], cache: Cache, media_dir: Path) -> list[Co
         notes = []
         for note in topic.notes:
             used: list[str] = []
-            fields = tuple(_replace(field, images, used) if i < 2 else field for i, field in enumerate(note.fields))
-            notes.append(dataclasses.replace(note, fields=fields, media=tuple(dict.fromkeys((*note.media, *used)))))
+            front, back = _replace(note.front, images, used), _replace(note.back, images, used)
+            notes.append(dataclasses.replace(note, front=front, back=back, media=tuple(dict.fromkeys((*note.media, *used)))))
         out.append(dataclasses.replace(topic, notes=tuple(notes)))
     return out
 
 
 def _formulas_in(field: str):
     for part in _CODE_RE.split(field)[::3]:  # split keeps the two groups: text, code, tag name, text, ...
-        for match in _MATH_RE.finditer(part):
+        for match in MATHJAX_RE.finditer(part):
             display = match.group(2) is not None
             yield html.unescape(match.group(2) if display else match.group(1)), display
 
@@ -99,20 +99,21 @@ def _replace(field: str, images: dict[tuple[str, bool], MathImage], used: list[s
 
     parts = _CODE_RE.split(field)
     for i in range(0, len(parts), 3):
-        parts[i] = _MATH_RE.sub(one, parts[i])
+        parts[i] = MATHJAX_RE.sub(one, parts[i])
     return "".join(part for i, part in enumerate(parts) if i % 3 != 2)
 
 
 def draw(formulas: list[Formula], cache: Cache, media_dir: Path) -> dict[tuple[str, bool], MathImage]:
     """An image for every formula that can be one (not those with a cloze deletion inside)."""
     wanted = sorted({(formula.tex, formula.display) for formula in formulas if "{{c" not in formula.tex})
-    keys = {item: key_for("mathsvg", MATH_IMAGES_VERSION, mathjax.mathjax_version(), *item) for item in wanted}
-    todo = [item for item in wanted if cache.get("mathsvg", keys[item]) is None]
-    for item, svg in zip(todo, _draw_svgs(todo)):
-        cache.put("mathsvg", keys[item], svg.encode())
+    keys = {item: math_svg_key(*item, mathjax.mathjax_version()) for item in wanted}
+    svgs = {item: data.decode() for item in wanted if (data := cache.get(Kind.MATH_SVG, keys[item])) is not None}
+    todo = [item for item in wanted if item not in svgs]
+    for item, svg in zip(todo, _draw_svgs(todo), strict=True):
+        cache.put(Kind.MATH_SVG, keys[item], svg.encode())
+        svgs[item] = svg
     images = {}
-    for item in wanted:
-        svg = cache.get("mathsvg", keys[item]).decode()
+    for item, svg in svgs.items():
         name = f"math-{sha256(svg.encode())[:16]}.svg"
         if not (media_dir / name).exists():
             atomic_write(media_dir / name, svg.encode())

@@ -14,15 +14,13 @@ import re
 import struct
 from pathlib import Path
 
-from deckgen.runtime.cache import atomic_write
 from deckgen.errors import ErrorList
-from deckgen.limits import MAX_IMAGE_BYTES
+from deckgen.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MEDIA_NAME_BYTES
 from deckgen.records import MediaRef
+from deckgen.runtime.cache import atomic_write
 from deckgen.source.scan import unsafe_html
 
 IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
-MAX_PIXELS = 40_000_000  # a decoded 60000×60000 PNG is 14 GB: phones give up long before that
-MEDIA_NAME_BYTES = 120  # Anki shortens longer media names, and the card would point at nothing
 _UNSAFE_NAME_RE = re.compile(r"[^\w.-]")  # `#`, `%`, `?` and spaces break the <img src> URL
 _DIGEST_RE = re.compile(r"-([0-9a-f]{12})(?:\.day|\.night)?\.[a-z0-9]+$")
 _KINDS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WebP", ".svg": "SVG"}
@@ -97,8 +95,8 @@ def _image_problem(data: bytes, suffix: str, target: str) -> tuple[str, str] | N
     if size is None:
         return f"'{target}' is not a {kind} image (its bytes do not look like one)", "re-export it, or give it the extension of its real format"
     width, height = size
-    if width * height > MAX_PIXELS:
-        return f"image '{target}' is {width}×{height} pixels", f"scale it down to at most {MAX_PIXELS // 1_000_000} megapixels; a phone screen is about 1000 pixels wide"
+    if width * height > MAX_IMAGE_PIXELS:
+        return f"image '{target}' is {width}×{height} pixels", f"scale it down to at most {MAX_IMAGE_PIXELS // 1_000_000} megapixels; a phone screen is about 1000 pixels wide"
     return None
 
 

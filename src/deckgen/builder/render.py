@@ -9,16 +9,16 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
+from typing import Any
 
 from deckgen.math import cloze
-from deckgen.records import Formula, Note, NoteKind, RenderedNote
-from deckgen.source.scan import TOKEN_RE
-
-RENDER_VERSION = "1"  # bump when the HTML for the same Markdown changes
+from deckgen.records import Formula, Note, NoteKind, RenderedNote, Show
+from deckgen.runtime.keys import note_key
+from deckgen.syntax import TOKEN_PARAGRAPH_RE, TOKEN_RE
 
 
 @lru_cache(maxsize=2)
-def _markdown(skip_plain_text: bool = True):
+def _markdown(skip_plain_text: bool = True) -> Any:
     import markdown  # deferred: a no-op build renders nothing
 
     md = markdown.Markdown(
@@ -37,7 +37,7 @@ _INLINE_PATTERNS = ("backtick", "escape", "reference", "link", "image_link", "im
 _INLINE_TRIGGER_RE = re.compile(r"[\\`\[<&*_]|  \n")
 
 
-def _skip_plain_text(md) -> None:
+def _skip_plain_text(md: Any) -> None:
     """Let the inline pass return text in which no inline pattern can match at once.
 
     Python-Markdown tries each of its 14 inline patterns on every piece of text, which is a third
@@ -84,21 +84,19 @@ def formula_html(formula: Formula, in_cloze: bool) -> str:
     return f"\\[{body}\\]" if formula.display else f"\\({body}\\)"
 
 
-def sympy_html(shows: list[dict]) -> str:
+def sympy_html(shows: tuple[Show, ...]) -> str:
     """The formulas a sympy block shows, one per line."""
     parts = []
     for show in shows:
-        tex = html.escape(show["latex"], quote=False)
-        parts.append(f"<p>\\({tex}\\)</p>" if show.get("inline") else f"\\[{tex}\\]")
+        tex = html.escape(show.latex, quote=False)
+        parts.append(f"<p>\\({tex}\\)</p>" if show.inline else f"\\[{tex}\\]")
     return "\n".join(parts)
 
 
 def render_key(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str]) -> str:
     """Everything a note's fields are rendered from: equal keys give equal fields."""
-    from deckgen.runtime.cache import key_for
-
     formulas = [(token, f.tex, f.display) for token, f in note.formulas]
-    return key_for("note", RENDER_VERSION, note.note_id, note.kind.value, note.front, note.back, formulas, deck_id, deck_tags, note.tags, sorted(replacements.items()))
+    return note_key(note.note_id, note.kind.value, note.front, note.back, formulas, deck_id, deck_tags, note.tags, sorted(replacements.items()))
 
 
 def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str], media: tuple[str, ...], key: str = "") -> RenderedNote:
@@ -110,18 +108,17 @@ def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacemen
     front = _fill(markdown_to_html(note.front), values)
     back = _fill(markdown_to_html(note.back), values) if note.back.strip() else ""
     tags = tuple(dict.fromkeys((*deck_tags, *note.tags)))
-    note_key = f"{deck_id}/{note.note_id}"
-    return RenderedNote(note_key, note.kind, (front, back, note_key), tags, media, note.location, key)
+    return RenderedNote(f"{deck_id}/{note.note_id}", note.kind, front, back, tags, media, note.location, key)
 
 
 def _fill(rendered: str, values: dict[str, str]) -> str:
     """Put each token's HTML in place; a block-level item alone in a paragraph replaces the <p>."""
 
-    def block(match: re.Match) -> str:
+    def block(match: re.Match[str]) -> str:
         value = values.get(match.group(1))
         if value is not None and (not value.strip() or value.lstrip().startswith(("<figure", "\\[", "<p>"))):
             return value  # an empty value (a sympy block that only checks) leaves no empty <p>
         return match.group(0)
 
-    rendered = re.sub(r"<p>(DGTOK\d+Z)</p>", block, rendered)
+    rendered = TOKEN_PARAGRAPH_RE.sub(block, rendered)
     return TOKEN_RE.sub(lambda m: values.get(m.group(0), m.group(0)), rendered)

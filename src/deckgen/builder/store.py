@@ -1,25 +1,37 @@
-"""What a build keeps for the next one: compiled topics and the fingerprint of its inputs.
+"""What a build keeps for the next one: compiled topics and the state of the last good build.
 
-In:  `CompiledTopic` records and the state of the last successful build.
+In:  `CompiledTopic` records, and a `BuildState` after a successful build.
 Out: the same records read back (through the integrity-checked `Cache`), so an unchanged topic is
      neither parsed nor rendered again, and a build whose inputs did not change does nothing.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-from functools import lru_cache
-from importlib import resources
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
-from deckgen.runtime.cache import Cache, atomic_write, key_for
 from deckgen.records import CompiledTopic, Location, NoteKind, RenderedNote
+from deckgen.runtime.cache import Cache, atomic_write
+from deckgen.runtime.keys import Kind, topic_key
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
-def topic_to_json(topic: CompiledTopic) -> dict:
+@dataclass(frozen=True)
+class BuildState:
+    """The last successful build, as the next build needs it (`.deckgen-cache/state.json`)."""
+
+    inputs: str = ""  # the key of everything it read
+    outputs: dict[str, str] = field(default_factory=dict)  # package file name -> sha256 of its bytes
+    package_keys: dict[str, str] = field(default_factory=dict)  # package file name -> package key
+    code: str = ""  # the code that checked and rendered the notes kept in the cache
+    topics: dict[str, str] = field(default_factory=dict)  # topic path -> compiled topic key
+    notes: int = 0
+    warnings: tuple[str, ...] = ()
+
+
+def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
     return {
         "deck_id": topic.deck_id,
         "deck_name": topic.deck_name,
@@ -30,7 +42,8 @@ def topic_to_json(topic: CompiledTopic) -> dict:
             {
                 "key": n.key,
                 "kind": n.kind.value,
-                "fields": list(n.fields),
+                "front": n.front,
+                "back": n.back,
                 "tags": list(n.tags),
                 "media": list(n.media),
                 "location": [n.location.path, n.location.line],
@@ -41,12 +54,13 @@ def topic_to_json(topic: CompiledTopic) -> dict:
     }
 
 
-def topic_from_json(data: dict) -> CompiledTopic:
+def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
     notes = tuple(
         RenderedNote(
             key=n["key"],
             kind=NoteKind(n["kind"]),
-            fields=tuple(n["fields"]),
+            front=n["front"],
+            back=n["back"],
             tags=tuple(n["tags"]),
             media=tuple(n["media"]),
             location=Location(*n["location"]),
@@ -71,27 +85,23 @@ def load_compiled(cache: Cache, base: str, figure_keys: dict[str, str]) -> tuple
     Only the figures a topic shows are part of its key, so editing a figure recompiles the
     topics that show it, not every topic.
     """
-    names = cache.get_json("topic-figures", base)
+    names = cache.get_json(Kind.TOPIC_FIGURES, base)
     if not isinstance(names, list) or not all(name in figure_keys for name in names):
         return None, ""
-    key = _full_key(base, names, figure_keys)
+    key = topic_key(base, {name: figure_keys[name] for name in names})
     return load_topic(cache, key), key
 
 
 def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: dict[str, str]) -> str:
     """Save `topic` for `load_compiled`; returns its full key."""
-    key = _full_key(base, list(topic.figures), figure_keys)
-    save_topic(cache, key, topic)
-    cache.put_json("topic-figures", base, list(topic.figures))
+    key = topic_key(base, {name: figure_keys[name] for name in topic.figures})
+    cache.put_json(Kind.TOPIC, key, topic_to_json(topic))
+    cache.put_json(Kind.TOPIC_FIGURES, base, list(topic.figures))
     return key
 
 
-def _full_key(base: str, names: list[str], figure_keys: dict[str, str]) -> str:
-    return key_for("topic", base, [(name, figure_keys[name]) for name in sorted(names)])
-
-
 def load_topic(cache: Cache, key: str) -> CompiledTopic | None:
-    data = cache.get_json("topic", key)
+    data = cache.get_json(Kind.TOPIC, key)
     if data is None:
         return None
     try:
@@ -100,79 +110,16 @@ def load_topic(cache: Cache, key: str) -> CompiledTopic | None:
         return None  # an entry from an older layout: rebuilt
 
 
-def save_topic(cache: Cache, key: str, topic: CompiledTopic) -> None:
-    cache.put_json("topic", key, topic_to_json(topic))
-
-
-def load_state(cache_dir: Path) -> dict:
+def load_state(cache_dir: Path) -> BuildState:
     try:
-        state = json.loads((cache_dir / "state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if state.get("version") == STATE_VERSION else {}
+        data = json.loads((cache_dir / "state.json").read_text(encoding="utf-8"))
+        if data.pop("version", None) != STATE_VERSION:
+            return BuildState()
+        return BuildState(**dict(data, warnings=tuple(data.get("warnings", ()))))
+    except (OSError, ValueError, TypeError):
+        return BuildState()
 
 
-def save_state(cache_dir: Path, state: dict) -> None:
-    atomic_write(cache_dir / "state.json", json.dumps(dict(state, version=STATE_VERSION), ensure_ascii=False, sort_keys=True).encode())
-
-
-@lru_cache(maxsize=1)
-def code_key() -> str:
-    """A hash of deckgen's own code and data: a new deckgen version invalidates every cache entry."""
-    digest = hashlib.sha256()
-    # The libraries that shape the HTML and the packages count as deckgen's code too.
-    digest.update(repr([installed_version(name) for name in RENDERING_LIBRARIES]).encode())
-    package = resources.files("deckgen")
-    for entry in sorted(_files(package), key=lambda e: e.name):
-        digest.update(entry.name.encode())
-        digest.update(entry.read_bytes())
-    return digest.hexdigest()
-
-
-RENDERING_LIBRARIES = ("markdown", "pygments", "pymdown-extensions", "genanki", "sympy", "pyyaml")
-
-
-def installed_version(name: str) -> str:
-    """The installed version of a distribution, or "-".
-
-    Read from the `*.dist-info` folder names on sys.path (a directory listing), because
-    importlib.metadata costs ~20 ms to import and a no-op build must stay near instant.
-    """
-    version = _installed().get(_normalize(name))
-    if version is None:
-        from importlib import metadata
-
-        try:
-            version = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            version = "-"
-    return version
-
-
-def _normalize(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
-@lru_cache(maxsize=1)
-def _installed() -> dict[str, str]:
-    import sys
-
-    found: dict[str, str] = {}
-    for folder in sys.path:
-        try:
-            names = os.listdir(folder or ".")
-        except OSError:
-            continue
-        for entry in names:
-            if entry.endswith(".dist-info"):
-                dist, _, version = entry[: -len(".dist-info")].partition("-")
-                found.setdefault(_normalize(dist), version)
-    return found
-
-
-def _files(folder):
-    for entry in folder.iterdir():
-        if entry.is_dir() and entry.name != "__pycache__":
-            yield from _files(entry)
-        elif entry.is_file() and not entry.name.endswith(".pyc"):
-            yield entry
+def save_state(cache_dir: Path, state: BuildState) -> None:
+    data = dict(asdict(state), version=STATE_VERSION)
+    atomic_write(cache_dir / "state.json", json.dumps(data, ensure_ascii=False, sort_keys=True).encode())

@@ -18,15 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from deckgen.runtime import browser
-from deckgen.math import cloze, compute, mathjax
-from deckgen.runtime.cache import Cache
+from deckgen.builder.render import formula_html
 from deckgen.config import BuildConfig
 from deckgen.errors import ContentError, ErrorList
-from deckgen.source.parse import parse_topic
-from deckgen.records import Formula
-from deckgen.builder.render import formula_html
+from deckgen.math import cloze, compute, mathjax
 from deckgen.math.texcheck import shorten
+from deckgen.records import Formula
+from deckgen.runtime import browser
+from deckgen.runtime.cache import Cache
+from deckgen.source.discover import topic_files
+from deckgen.source.parse import parse_topic
 
 HINT = "fix the TeX so that Anki's MathJax renders it; see the formula rules in docs/format.md"
 
@@ -89,7 +90,7 @@ def exact_check(formulas: Sequence[Formula], *, timeout: float = 300.0) -> list[
     """Render every formula through Anki's MathJax; one error per formula that does not render."""
     fragments = [formula_html(_as_on_card(formula), in_cloze=False) for formula in formulas]
     errors = []
-    for formula, typeset in zip(formulas, typeset_html(fragments, timeout=timeout)):
+    for formula, typeset in zip(formulas, typeset_html(fragments, timeout=timeout), strict=True):
         message = _problem(typeset)
         if message:
             errors.append(ContentError(formula.location, f"formula {shorten(formula.tex)}: {message}", HINT))
@@ -124,14 +125,14 @@ def content_formulas(config: BuildConfig) -> tuple[list[Formula], ErrorList]:
     cache, so after a build no block runs again.
     """
     errors = ErrorList()
-    topics = [parse_topic(path.read_bytes(), config.display(path), errors) for path in sorted(config.content_dir.glob("*.md"))]
+    topics = [parse_topic(path.read_bytes(), config.display(path), errors) for path in topic_files(config.content_dir)]
     notes = [note for topic in topics if topic is not None for note in topic.notes]
     blocks = [block for note in notes for block in note.sympy_blocks]
-    results, _ = compute.run_blocks(blocks, Cache(config.cache_dir), errors, config.jobs, config.sympy_timeout)
+    results, _ = compute.run_blocks(blocks, Cache(config.cache_dir), errors, config.jobs, config.sympy_cpu_seconds)
     formulas = [formula for note in notes for _, formula in note.formulas]
     for block in blocks:
         for show in compute.result_for(results, block) or ():
-            formulas.append(Formula(show["latex"], not show.get("inline"), block.location))
+            formulas.append(Formula(show.latex, not show.inline, block.location))
     return formulas, errors
 
 

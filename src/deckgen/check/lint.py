@@ -23,15 +23,18 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import ClassVar
 
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError
-from deckgen.records import CompiledTopic, Location, Topic
+from deckgen.limits import MEDIA_NAME_BYTES
+from deckgen.records import CompiledTopic, Location, NoteKind, Topic
+from deckgen.source.discover import topic_files
+from deckgen.syntax import HTML_TAG_RE, MATHJAX_RE
 
 ERROR, WARNING = "error", "warning"
 KEY_POINTS_LIMIT = 300  # reading units (a CJK character, a Latin word; a formula counts 3): twice the guide's ~150
 ANSWER_LIMIT = 1800  # beyond this a card is a page, not a card: split it
-MEDIA_NAME_LIMIT = 120  # bytes; Anki truncates longer names, breaking the card's reference
 PLACEHOLDERS = ("在这里插入图片描述", "TODO", "TBD", "待补充", "待完善", "lorem ipsum")
 _BUILD_CHECKS = (
     (re.compile(r"^unknown figure|^figure '"), "figure"),
@@ -41,8 +44,6 @@ _BUILD_CHECKS = (
 )
 _LABEL_RE = re.compile(r"^\s*(?:<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][^>]*>.*?</h[3-6]>)", re.S)
 _FIRST_BLOCK_RE = re.compile(r"<(ul|ol|p|table|blockquote|figure)[\s>].*?</\1>", re.S)
-_MATH_RE = re.compile(r"\\\(.*?\\\)|\\\[.*?\\\]", re.S)
-_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 _WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$")
 
 
@@ -154,7 +155,7 @@ def _parse(config: BuildConfig) -> list[Topic]:
     from deckgen.source.parse import parse_topic
 
     errors = ErrorList()  # the build reports these; here only the notes that parse are linted
-    topics = [parse_topic(p.read_bytes(), config.display(p), errors) for p in sorted(config.content_dir.glob("*.md"))]
+    topics = [parse_topic(p.read_bytes(), config.display(p), errors) for p in topic_files(config.content_dir)]
     return [t for t in topics if t is not None]
 
 
@@ -162,7 +163,7 @@ def _missing_ids(config: BuildConfig, findings: list[Finding]) -> list[Finding]:
     from deckgen.source.ids import missing_ids
 
     out = []
-    for path in sorted(config.content_dir.glob("*.md")):
+    for path in topic_files(config.content_dir):
         for line, heading in missing_ids(path):
             where = Location(config.display(path), line)
             out.append(Finding("missing-id", ERROR, ContentError(where, f"note has no id: {heading.strip()}", "run 'deckgen ids --write' to add ids to every note")))
@@ -196,8 +197,8 @@ def _title(markdown: str, limit: int = 40) -> str:
 
 def reading_units(card_html: str) -> int:
     """How long a text takes to read: CJK characters, Latin words, and 3 per formula."""
-    formulas = len(_MATH_RE.findall(card_html))
-    text = html.unescape(_TAG_RE.sub(" ", _MATH_RE.sub(" ", card_html)))
+    formulas = len(MATHJAX_RE.findall(card_html))
+    text = html.unescape(HTML_TAG_RE.sub(" ", MATHJAX_RE.sub(" ", card_html)))
     cjk = sum(1 for ch in text if unicodedata.east_asian_width(ch) in "WF" and ch.isalnum())
     words = len(re.findall(r"[A-Za-z0-9]+(?:[.'-][A-Za-z0-9]+)*", text))
     return cjk + words + 3 * formulas
@@ -215,10 +216,10 @@ def _answers(topics: list[CompiledTopic]) -> list[Finding]:
     out = []
     for topic in topics:
         for note in topic.notes:
-            answer = note.fields[1]
-            visible = " ".join(html.unescape(_TAG_RE.sub(" ", answer)).split())
+            answer = note.back
+            visible = " ".join(html.unescape(HTML_TAG_RE.sub(" ", answer)).split())
             placeholder = next((p for p in PLACEHOLDERS if p.lower() in visible.lower()), None)
-            if note.kind.value != "cloze" and not visible.replace(placeholder or "\0", "").strip() and "<img" not in answer:
+            if note.kind is not NoteKind.CLOZE and not visible.replace(placeholder or "\0", "").strip() and "<img" not in answer:
                 out.append(Finding("empty-answer", WARNING, ContentError(note.location, "the answer is empty", "write the answer under the question")))
             elif placeholder:
                 out.append(Finding("empty-answer", WARNING, ContentError(note.location, f"the answer contains the placeholder '{placeholder}'", "replace it with the real content (a lost image needs a figure)")))
@@ -237,7 +238,7 @@ def _answers(topics: list[CompiledTopic]) -> list[Finding]:
 class _ActiveContent(HTMLParser):
     """Collects what would run code in a card: script-like tags, on* handlers, javascript: URLs."""
 
-    DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "frame", "frameset"}
+    DANGEROUS_TAGS: ClassVar[frozenset[str]] = frozenset({"script", "iframe", "object", "embed", "frame", "frameset"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -260,7 +261,7 @@ def _raw_html(topics: list[CompiledTopic], sources: dict[str, list[str]]) -> lis
         note_starts = sorted(n.location.line for n in topic.notes)
         for note in topic.notes:
             parser = _ActiveContent()
-            for field in note.fields[:2]:
+            for field in (note.front, note.back):
                 parser.feed(field)
             parser.close()
             end = next((line for line in note_starts if line > note.location.line), len(lines) + 1)
@@ -281,8 +282,8 @@ def _media_names(compiled: list[CompiledTopic], topics: list[Topic]) -> list[Fin
             for name in note.media:
                 problems = []
                 size = len(name.encode("utf-8"))
-                if size > MEDIA_NAME_LIMIT:
-                    problems.append((f"media file name is {size} bytes, over Anki's {MEDIA_NAME_LIMIT}-byte limit: {name}", "use a shorter file or figure name (Anki would cut the name and the card would lose the image)"))
+                if size > MEDIA_NAME_BYTES:
+                    problems.append((f"media file name is {size} bytes, over Anki's {MEDIA_NAME_BYTES}-byte limit: {name}", "use a shorter file or figure name (Anki would cut the name and the card would lose the image)"))
                 if not unicodedata.is_normalized("NFC", name):
                     problems.append((f"media file name is not in Unicode NFC: {name!r}", "rename the file (macOS often writes names in NFD); Anki renames it on import and the card loses the image"))
                 where = _media_location(name, refs.get(note.location, ()), note.location)

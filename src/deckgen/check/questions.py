@@ -26,7 +26,11 @@ import math
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from itertools import combinations
+
+from deckgen.records import Note, NoteKind
+from deckgen.syntax import TOKEN_RE
 
 SIMILAR = 0.70
 EXTRA = 0.05  # share of a question's weight that the other question lacks
@@ -46,7 +50,6 @@ _SYNONYMS = {
     "能力": ("性能",),
     "全部": ("全局", "全量", "全批量", "整体"),
 }
-_TOKEN_RE = re.compile(r"DGTOK\d+Z")
 _GLOSSARY_RE = re.compile(r"([\u4e00-\u9fff]{2,12})\s*[（(]\s*([A-Za-z][A-Za-z0-9 .\-]*(?:[，,、]\s*[A-Za-z][A-Za-z0-9 .\-]*)*)\s*[)）]")
 _RUN_RE = re.compile(r"[a-z0-9]+|[^\sa-z0-9]+")
 
@@ -55,9 +58,9 @@ def glossary(texts: list[str]) -> dict[str, str]:
     """English term (lower case) → the Chinese term written right before it in parentheses."""
     runs: dict[str, list[str]] = {}
     for text in texts:
-        for chinese, english in _GLOSSARY_RE.findall(unicodedata.normalize("NFKC", _TOKEN_RE.sub(" ", text))):
-            for term in re.split(r"[，,、]", english):
-                term = " ".join(term.lower().split())
+        for chinese, english in _GLOSSARY_RE.findall(unicodedata.normalize("NFKC", TOKEN_RE.sub(" ", text))):
+            for written in re.split(r"[，,、]", english):
+                term = " ".join(written.lower().split())
                 if len(term) > 1 and not term.isdigit():
                     runs.setdefault(term, []).append(chinese)
     # "使用随机梯度下降（SGD）": the term is a suffix of the run; where the term is defined several
@@ -74,7 +77,7 @@ def _common_suffix(words: list[str]) -> str:
 
 
 def tokens(question: str, terms: dict[str, str]) -> frozenset[str]:
-    text = unicodedata.normalize("NFKC", _TOKEN_RE.sub(" ", question)).lower().replace("×", "x").replace("*", "x")
+    text = unicodedata.normalize("NFKC", TOKEN_RE.sub(" ", question)).lower().replace("×", "x").replace("*", "x")
     for term in sorted(terms, key=len, reverse=True):
         text = re.sub(rf"(?<![a-z0-9]){re.escape(term)}(?![a-z0-9])", terms[term], text)
     text = "".join(" " if unicodedata.category(ch)[0] in "PS" else ch for ch in text)
@@ -95,7 +98,7 @@ def tokens(question: str, terms: dict[str, str]) -> frozenset[str]:
     return frozenset(found)
 
 
-def duplicate_pairs(questions: list[str], glossary_texts: list[str] = (), candidates=None) -> list[tuple[int, int, float]]:
+def duplicate_pairs(questions: list[str], glossary_texts: Sequence[str] = (), candidates: Iterable[tuple[int, int]] | None = None) -> list[tuple[int, int, float]]:
     """(i, j, similarity) for each pair of questions that ask the same thing; i < j.
 
     `candidates` (pairs of indices) limits which pairs are compared; default: all of them.
@@ -122,13 +125,13 @@ def duplicate_pairs(questions: list[str], glossary_texts: list[str] = (), candid
     return found
 
 
-def near_duplicates(notes: list, glossary_texts: list[str]) -> list[tuple[object, object, float]]:
+def near_duplicates(notes: list[Note], glossary_texts: list[str]) -> list[tuple[Note, Note, float]]:
     """Pairs of notes (first, second in file order) whose questions are duplicates.
 
     A question note and a cloze note on the same formula are a deliberate pair (recall the idea,
     then the formula), so only notes of the same family are compared.
     """
     titles = [note.front.split("\n", 1)[0] for note in notes]
-    family = ["cloze" if note.kind.value == "cloze" else "question" for note in notes]
+    family = [note.kind is NoteKind.CLOZE for note in notes]
     candidates = [(i, j) for i, j in combinations(range(len(notes)), 2) if family[i] == family[j]]
     return [(notes[i], notes[j], score) for i, j, score in duplicate_pairs(titles, glossary_texts, candidates)]

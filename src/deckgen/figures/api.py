@@ -9,8 +9,8 @@ This module must stay free of heavy imports: scripts import it at their top.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 DEFAULT_SIZE = (6.4, 4.0)
 

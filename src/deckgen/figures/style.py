@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 import matplotlib
+from cycler import cycler
 
 from deckgen.figures.api import Palette
 
@@ -102,7 +103,7 @@ def apply(pal: Palette, width_in: float = 6.4) -> None:
         "grid.color": pal.grid,
         "grid.linewidth": 0.8,
         "legend.frameon": False,
-        "axes.prop_cycle": matplotlib.cycler(color=list(pal.c)),
+        "axes.prop_cycle": cycler(color=list(pal.c)),
         "axes.spines.top": False,
         "axes.spines.right": False,
         "svg.fonttype": "path",  # glyph outlines, so the phone needs no CJK font

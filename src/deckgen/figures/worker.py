@@ -1,8 +1,10 @@
-"""Render one registered figure to SVG, once per display mode (inside a worker; see workers.py).
+"""Render one registered figure to SVG, once per display mode (inside a worker; see
+runtime/workers.py).
 
 In:  {"script": path of the figures/*.py file, "name": figure name}.
-Out: {"svg": {"day": text, "night": text}}, or {"error": message, "kind": ..., "trace": [...]}
-     where `trace` holds the traceback frames inside figures/ (the files the author can edit).
+Out: {"day": svg, "night": svg, "layout": [what is hard to read on a phone]}; or `JobFailed` with
+     a kind (raise, missing, empty, memory, cpu) and the traceback frames inside figures/ (the
+     files the author can edit).
 """
 from __future__ import annotations
 
@@ -12,19 +14,21 @@ import random
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.figure import Figure
 
-from deckgen.figures import api as figure_api, style as figure_style  # noqa: E402
-from deckgen.runtime.workers import MEMORY_LIMIT  # noqa: E402
+from deckgen.figures import api as figure_api
+from deckgen.figures import style as figure_style
+from deckgen.runtime.jobs import CpuLimit, JobFailed
 
-_loaded: dict[str, dict] = {}
+_loaded: dict[str, dict[str, figure_api.FigureSpec]] = {}
 
 
-def _load(script: str) -> dict:
+def _load(script: str) -> dict[str, figure_api.FigureSpec]:
     """Import a figure script once per worker and return the figures it registered."""
     if script not in _loaded:
         folder = str(Path(script).parent)
@@ -32,28 +36,36 @@ def _load(script: str) -> dict:
             sys.path.insert(0, folder)  # so that scripts can `import _helpers` from figures/
         figure_api.REGISTRY.clear()
         spec = importlib.util.spec_from_file_location(f"deckgen_figures_{len(_loaded)}", script)
+        if spec is None or spec.loader is None:
+            raise JobFailed("raise", f"cannot load {script}")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         _loaded[script] = dict(figure_api.REGISTRY)
     return _loaded[script]
 
 
-def run_job(job: dict) -> dict:
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
     script, name = job["script"], job["name"]
     try:
         registry = _load(script)
         if name not in registry:
-            return {"error": f"the script does not register a figure named '{name}' when it runs", "kind": "missing"}
+            raise JobFailed("missing", f"the script does not register a figure named '{name}' when it runs")
         spec = registry[name]
         rendered = {pal.name: _render(spec, pal) for pal in figure_api.PALETTES}
-        svgs = {mode: svg for mode, (svg, _) in rendered.items()}
-    except MemoryError as exc:  # the address-space cap that workers.py sets
-        return {"error": f"used more than {MEMORY_LIMIT / 2**30:g} GiB of memory and was stopped", "trace": _script_frames(exc, script), "kind": "memory"}
+    except JobFailed:
+        raise
+    except CpuLimit as exc:
+        raise JobFailed("cpu", "used all of its CPU time", trace=_script_frames(exc, script)) from None
+    except MemoryError as exc:  # the address-space cap of the worker
+        raise JobFailed("memory", "used more memory than allowed", trace=_script_frames(exc, script)) from None
+    except SystemExit as exc:  # exit() in a script must not end the worker
+        raise JobFailed("raise", f"the script called exit({exc.code if exc.code is not None else ''})", trace=_script_frames(exc, script)) from None
     except Exception as exc:  # a figure script may raise anything: report it trimmed to the script
-        return {"error": f"{type(exc).__name__}: {exc}", "trace": _script_frames(exc, script), "kind": "raise"}
-    if any(svg is None for svg in svgs.values()):
-        return {"error": "the figure draws nothing", "kind": "empty"}
-    return {"svg": svgs, "layout": rendered["day"][1]}
+        raise JobFailed("raise", f"{type(exc).__name__}: {exc}", trace=_script_frames(exc, script)) from None
+    day, night = rendered["day"][0], rendered["night"][0]
+    if day is None or night is None:
+        raise JobFailed("empty", "the figure draws nothing")
+    return {"day": day, "night": night, "layout": rendered["day"][1]}
 
 
 def _render(spec: figure_api.FigureSpec, pal: figure_api.Palette) -> tuple[str | None, list[str]]:
@@ -90,16 +102,16 @@ class _recording_text:
             if text.get_visible() and text.get_text().strip():
                 drawn[id(text)] = (text, text.get_window_extent(renderer))
 
-        Text.draw = draw
+        Text.draw = draw  # type: ignore[method-assign]  # restored in __exit__
         return drawn
 
     def __exit__(self, *exc) -> None:
         from matplotlib.text import Text
 
-        Text.draw = self._original
+        Text.draw = self._original  # type: ignore[method-assign]
 
 
-def _text_problems(fig, drawn: list, width_in: float) -> list[str]:
+def _text_problems(fig: Any, drawn: list[tuple[Any, Any]], width_in: float) -> list[str]:
     """Text under the phone minimum, texts on top of each other, text cut off at the edge.
 
     Sizes are CSS pixels on a 390 px phone (figure_style.PHONE_WIDTH_PX wide); the window
@@ -107,7 +119,7 @@ def _text_problems(fig, drawn: list, width_in: float) -> list[str]:
     """
     pt = figure_style.points_per_px(width_in)
 
-    def label(text, n: int = 20) -> str:
+    def label(text: Any, n: int = 20) -> str:
         return " ".join(text.get_text().split())[:n]
 
     width, height = fig.bbox.width, fig.bbox.height
@@ -155,7 +167,7 @@ def _minify(svg: str) -> str:
     return scour.scourString(svg, opts)
 
 
-def _draws_something(fig) -> bool:
+def _draws_something(fig: Any) -> bool:
     """True if anything but empty axes is on the figure (empty axes alone are a forgotten draw)."""
     if fig.texts or fig.lines or fig.patches or fig.images or fig.artists or fig.legends:
         return True
@@ -165,7 +177,7 @@ def _draws_something(fig) -> bool:
     return any(_draws_something(sub) for sub in fig.subfigs)
 
 
-def _script_frames(exc: BaseException, script: str) -> list[dict]:
+def _script_frames(exc: BaseException, script: str) -> list[dict[str, Any]]:
     """The traceback frames in the figure script's folder (the script and its `_helpers.py`)."""
     folder = Path(script).parent
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename).parent == folder]

@@ -17,9 +17,8 @@ def protect(tex: str) -> str:
     """Separate every `}}` that is not a deletion's end."""
     out: list[str] = []
     for kind, text in _pieces(tex):
-        if kind == "close" or text == "}":
-            if out and out[-1].endswith("}") and not out[-1].endswith("\\}"):
-                out.append(" ")
+        if (kind == "close" or text == "}") and out and out[-1].endswith("}") and not out[-1].endswith("\\}"):
+            out.append(" ")
         out.append(text)
     return "".join(out)
 

@@ -1,8 +1,8 @@
 """Computed math: run the notes' ```sympy blocks, cached by content hash.
 
 In:  every `SympyBlock` of the build.
-Out: for each block token, the formulas it shows (LaTeX); errors at the block's `path:line`
-     for a failed claim, an exception or a block that runs too long.
+Out: for each block, the formulas it shows (`Show` records); errors at the block's `path:line`
+     for a failed claim, an exception, or a block that used its CPU time or memory.
 
 Results are cached by a hash of the block's code and the sympy version, so a rebuild with
 nothing changed neither runs a block nor imports sympy. The LaTeX a block shows goes through the
@@ -10,74 +10,84 @@ same fast formula check as the formulas the author typed (`texcheck`), reported 
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from typing import Any
 
-from deckgen.math import texcheck
-from deckgen.runtime.cache import Cache, key_for
+from deckgen import limits
 from deckgen.errors import ErrorList
-from deckgen.records import Formula, Location, SympyBlock
+from deckgen.math import texcheck
+from deckgen.records import Formula, Location, Show, SympyBlock
+from deckgen.runtime.cache import Cache
+from deckgen.runtime.keys import Kind, sympy_key
+from deckgen.runtime.workers import Failure, Limits
 
-SYMPY_VERSION = "2"  # bump when sympy_worker's results change for the same code
-
-
-@lru_cache(maxsize=1)
-def sympy_version() -> str:
-    from deckgen.builder.store import installed_version
-
-    return installed_version("sympy")
+HANDLER = "deckgen.math.sympy_worker"
+Results = dict[str, tuple[Show, ...]]  # by block_id
 
 
-def block_key(block: SympyBlock) -> str:
-    return key_for("sympy", SYMPY_VERSION, sympy_version(), block.code)
+def block_id(block: SympyBlock) -> str:
+    return f"{block.location}#{block.token}"
 
 
-def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: int = 0, timeout: float = 60.0) -> tuple[dict[str, list[dict]], int]:
-    """Return {block id: shows} for the blocks that succeeded, and how many blocks were run."""
-    results: dict[str, list[dict]] = {}
+def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: int = 0, cpu_seconds: float = limits.SYMPY_CPU_SECONDS) -> tuple[Results, int]:
+    """Return the shows of the blocks that succeeded, and how many blocks were run."""
+    results: Results = {}
     todo = []
     for block in blocks:
-        key = block_key(block)
-        cached = cache.get_json("sympy", key)
+        key = sympy_key(block.code)
+        cached = _shows(cache.get_json(Kind.SYMPY, key))
         if cached is None:
             todo.append((block, key))
         else:
-            results[_id(block)] = cached
+            results[block_id(block)] = cached
             _check_shows(block, cached, errors)
     if todo:
         from deckgen.runtime.workers import run_jobs
 
-        outcomes = run_jobs("deckgen.math.sympy_worker", [{"code": block.code, "timeout": timeout} for block, _ in todo], timeout, jobs)
-        for (block, key), outcome in zip(todo, outcomes):
-            if "shows" in outcome:
-                cache.put_json("sympy", key, outcome["shows"])
-                results[_id(block)] = outcome["shows"]
-                _check_shows(block, outcome["shows"], errors)
+        job_limits = Limits(cpu_seconds, what="sympy block", flag="--sympy-timeout")
+        outcomes = run_jobs(HANDLER, [{"code": block.code} for block, _ in todo], job_limits, jobs)
+        for (block, key), outcome in zip(todo, outcomes, strict=True):
+            shows = _shows((outcome.value or {}).get("shows"))
+            if outcome.failure is None and shows is not None:
+                cache.put_json(Kind.SYMPY, key, [{"latex": s.latex, "inline": s.inline} for s in shows])
+                results[block_id(block)] = shows
+                _check_shows(block, shows, errors)
             else:
-                _report(block, outcome, errors)
+                _report(block, outcome.failure or Failure("crash", "the worker returned no result"), job_limits, errors)
     return results, len(todo)
 
 
-def _id(block: SympyBlock) -> str:
-    return f"{block.location}#{block.token}"
+def _shows(data: Any) -> tuple[Show, ...] | None:
+    """The shows in a cached or returned result; None when it is not one (a damaged entry)."""
+    if not isinstance(data, list) or not all(isinstance(s, dict) and isinstance(s.get("latex"), str) for s in data):
+        return None
+    return tuple(Show(s["latex"], bool(s.get("inline"))) for s in data)
 
 
-def result_for(results: dict[str, list[dict]], block: SympyBlock) -> list[dict] | None:
-    return results.get(_id(block))
+def result_for(results: Results, block: SympyBlock) -> tuple[Show, ...] | None:
+    return results.get(block_id(block))
 
 
-def _check_shows(block: SympyBlock, shows: list[dict], errors: ErrorList) -> None:
+def _check_shows(block: SympyBlock, shows: tuple[Show, ...], errors: ErrorList) -> None:
     for show in shows:
-        formula = Formula(show["latex"], not show.get("inline"), block.location)
+        formula = Formula(show.latex, not show.inline, block.location)
         for problem in texcheck.problems(formula):
             errors.add(block.location, f"sympy block shows {texcheck.shorten(formula.tex)}: {problem}", "fix the string given to show(), or show a sympy expression")
 
 
-def _report(block: SympyBlock, outcome: dict, errors: ErrorList) -> None:
+_HINTS = {
+    "assert": "the answer claims something the computation does not confirm: correct the claim or the computation",
+    "cpu": "simplify the computation (substitute numbers, avoid a general simplify() on large expressions), or raise the limit with --sympy-timeout",
+    "wall": "the block waits instead of computing (sleep, input, a lock): remove that",
+    "memory": "use smaller numbers or matrices",
+}
+
+
+def _report(block: SympyBlock, failure: Failure, job_limits: Limits, errors: ErrorList) -> None:
     # The block's code starts on the line after its opening fence.
-    line = block.location.line + outcome["line"] if outcome.get("line") else block.location.line
-    where = Location(block.location.path, line)
-    hints = {
-        "assert": "the answer claims something the computation does not confirm: correct the claim or the computation",
-        "timeout": "simplify the computation (e.g. substitute numbers, avoid general simplify on large expressions)",
-    }
-    errors.add(where, f"sympy block: {outcome['error']}", hints.get(outcome.get("kind"), "fix the code of the sympy block"))
+    line = block.location.line + failure.line if failure.line else block.location.line
+    message = failure.message
+    if failure.kind == "cpu":
+        message = f"used more than {job_limits.cpu_seconds:g} s of CPU time (the CPU time limit per sympy block) and was stopped"
+    elif failure.kind == "memory":
+        message = f"used more than {job_limits.memory_bytes / 2**30:g} GiB of memory (the memory limit) and was stopped"
+    errors.add(Location(block.location.path, line), f"sympy block: {message}", _HINTS.get(failure.kind, "fix the code of the sympy block"))

@@ -121,7 +121,7 @@ def _js_dir() -> Path:
     """`.../_aqt/data/web/js`: from an importable `_aqt`, else from the cached wheel."""
     spec = util.find_spec("_aqt")
     if spec is not None and spec.submodule_search_locations:
-        installed = Path(list(spec.submodule_search_locations)[0]) / "data/web/js"
+        installed = Path(next(iter(spec.submodule_search_locations))) / "data/web/js"
         if (installed / _VENDOR / ENTRY_SCRIPT).is_file():
             return installed
     version = anki_version()
@@ -169,7 +169,10 @@ def _fetch_npm(version: str, target: Path) -> None:
             reason = (proc.stderr.strip().splitlines() or ["no package downloaded"])[-1]
             raise MathJaxUnavailable(f"could not fetch MathJax {version} (npm pack mathjax@{version}): {reason}")
         with tarfile.open(packs[0]) as pack:
-            data = pack.extractfile(f"package/es5/{SVG_SCRIPT}").read()
+            member = pack.extractfile(f"package/es5/{SVG_SCRIPT}")
+            if member is None:
+                raise MathJaxUnavailable(f"mathjax@{version} holds no es5/{SVG_SCRIPT}")
+            data = member.read()
     atomic_write(target, data)
 
 

@@ -1,8 +1,8 @@
-"""Run one ```sympy block (inside a worker process; see workers.py).
+"""Run one ```sympy block (inside a worker process; see runtime/workers.py).
 
-In:  {"code": source of the block, "timeout": its time limit in seconds (for the message)}.
-Out: {"shows": [{"latex": ..., "inline": bool}, ...]} or
-     {"error": message, "line": line within the block (1-based), "kind": "assert" | "raise" | "timeout"}.
+In:  {"code": source of the block}.
+Out: {"shows": [{"latex": ..., "inline": bool}, ...]}; or `JobFailed` with the line within the
+     block (1-based) and a kind: "assert" (a claim does not hold), "raise", "cpu".
 
 Each block gets a fresh namespace holding `from sympy import *` and `show`, so blocks cannot see
 or change one another's names. The worker process (not the build) runs it, under the time and
@@ -15,47 +15,49 @@ from __future__ import annotations
 
 import sys
 import traceback
+from typing import Any
 
 import sympy
+
+from deckgen.runtime.jobs import CpuLimit, JobFailed
 
 _BASE = {name: getattr(sympy, name) for name in dir(sympy) if not name.startswith("_")}
 
 
-def run_job(job: dict) -> dict:
-    shows: list[dict] = []
+def run_job(job: dict[str, Any]) -> dict[str, Any]:
+    shows: list[dict[str, Any]] = []
 
-    def show(expr, rhs=None, *, inline: bool = False) -> None:
+    def show(expr: Any, rhs: Any = None, *, inline: bool = False) -> None:
         latex = _latex(expr) if rhs is None else f"{_latex(expr)} = {_latex(rhs)}"
         shows.append({"latex": latex, "inline": bool(inline)})
 
     namespace = dict(_BASE, show=show, __name__="__sympy_block__")
     try:
         code = compile(job["code"], "<sympy block>", "exec")
-        exec(code, namespace)  # noqa: S102 - running the author's block is the point
+        exec(code, namespace)
     except SyntaxError as exc:
-        return {"error": f"syntax error: {exc.msg}", "line": exc.lineno or 1, "kind": "raise"}
+        raise JobFailed("raise", f"syntax error: {exc.msg}", exc.lineno or 1) from None
     except AssertionError as exc:
         line = _block_line(exc)
         claim = job["code"].splitlines()[line - 1].strip() if line else ""
         detail = f": {exc}" if str(exc) else ""
-        return {"error": f"claim does not hold: {claim}{detail}", "line": line, "kind": "assert"}
+        raise JobFailed("assert", f"claim does not hold: {claim}{detail}", line) from None
     except SystemExit as exc:  # exit() would end the worker and lose the other blocks' results
-        return {"error": f"the block called exit({exc.code if exc.code is not None else ''})", "line": _block_line(exc), "kind": "raise"}
+        raise JobFailed("raise", f"the block called exit({exc.code if exc.code is not None else ''})", _block_line(exc)) from None
+    except CpuLimit as exc:  # name the line the block was on when its CPU time ran out
+        raise JobFailed("cpu", "used all of its CPU time", _block_line(exc)) from None
+    except MemoryError as exc:
+        raise JobFailed("memory", "used more memory than allowed", _block_line(exc)) from None
     except Exception as exc:  # the author's code may raise anything; report it, never crash
-        return {"error": f"{type(exc).__name__}: {exc}", "line": _block_line(exc), "kind": "raise"}
-    except BaseException as exc:
-        if type(exc).__name__ != "JobTimeout":  # workers.py's time limit: name the line it stopped on
-            raise
-        limit = f" {job['timeout']:g} s" if job.get("timeout") else " its time limit"
-        return {"error": f"ran longer than{limit} and was stopped", "line": _block_line(exc), "kind": "timeout"}
+        raise JobFailed("raise", f"{type(exc).__name__}: {exc}", _block_line(exc)) from None
     return {"shows": shows}
 
 
-def _latex(value) -> str:
+def _latex(value: Any) -> str:
     if isinstance(value, bool) or value is sympy.true or value is sympy.false:
         # Eq(a, b) with two sides sympy sees as equal evaluates to True: show the sides instead.
         raise ValueError(f"show() got {value}, not a formula: write show(lhs, rhs) instead of show(Eq(lhs, rhs))")
-    return value if isinstance(value, str) else sympy.latex(value)
+    return value if isinstance(value, str) else str(sympy.latex(value))
 
 
 def _block_line(exc: BaseException) -> int:
@@ -67,5 +69,5 @@ def _block_line(exc: BaseException) -> int:
     return line
 
 
-if __name__ == "__main__":  # manual use: python -m deckgen.sympy_worker < block.py
+if __name__ == "__main__":  # manual use: python -m deckgen.math.sympy_worker < block.py
     print(run_job({"code": sys.stdin.read()}))

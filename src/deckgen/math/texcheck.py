@@ -13,9 +13,10 @@ renders every formula through that MathJax, runs in `deckgen check` and the test
 from __future__ import annotations
 
 import difflib
+import itertools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -251,7 +252,7 @@ def _left_right(tokens: list[Token], tex: str) -> list[str]:
 
 def _delimiters(tokens: list[Token], tex: str) -> list[str]:
     known = vocabulary().delimiters
-    for token, following in zip(tokens, tokens[1:] + [Token("")]):
+    for token, following in itertools.pairwise([*tokens, Token("")]):
         if token.cs and token.text in _SIZED:
             shown = ("\\" + following.text) if following.cs else following.text
             if shown not in known:
@@ -310,9 +311,17 @@ def _ampersands(tokens: list[Token], tex: str) -> list[str]:
     return []
 
 
+@dataclass
+class _Base:
+    """The scripts seen on the current base at one brace level."""
+
+    used: set[str] = field(default_factory=set)  # '^' and '_' already given
+    awaiting: bool = False  # a script's argument comes next
+
+
 def _scripts(tokens: list[Token], tex: str) -> list[str]:
     """`x^2^3`, `x_1_2`, `x^2'`: MathJax's "double exponent / subscript" errors."""
-    levels = [{"used": set(), "awaiting": False}]
+    levels = [_Base()]
     for token in tokens:
         level = levels[-1]
         if token.cs:
@@ -320,17 +329,17 @@ def _scripts(tokens: list[Token], tex: str) -> list[str]:
                 continue
             _consume(level)
         elif token.text in "^_":
-            if token.text in level["used"] and not level["awaiting"]:
+            if token.text in level.used and not level.awaiting:
                 what = "exponent" if token.text == "^" else "subscripts"
                 return [f"double {what} ('{token.text}' twice on one base): use braces, e.g. {{x^2}}^3 or x_{{1,2}}"]
-            level["used"].add(token.text)
-            level["awaiting"] = True
-        elif token.text == "'" and "^" in level["used"] and not level["awaiting"]:
+            level.used.add(token.text)
+            level.awaiting = True
+        elif token.text == "'" and "^" in level.used and not level.awaiting:
             return ["a prime after an exponent (x^2'): write x'^2 or {x^2}'"]
         elif token.text == "'":
             continue
         elif token.text == "{":
-            levels.append({"used": set(), "awaiting": False})
+            levels.append(_Base())
         elif token.text == "}" and len(levels) > 1:
             levels.pop()
             _consume(levels[-1])
@@ -339,12 +348,12 @@ def _scripts(tokens: list[Token], tex: str) -> list[str]:
     return []
 
 
-def _consume(level: dict) -> None:
+def _consume(level: _Base) -> None:
     """A token either completes a pending script argument or starts a new base."""
-    if level["awaiting"]:
-        level["awaiting"] = False
+    if level.awaiting:
+        level.awaiting = False
     else:
-        level["used"] = set()
+        level.used = set()
 
 
 def _text_backslashes(texts: list[str]) -> list[str]:

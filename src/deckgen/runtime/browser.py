@@ -110,7 +110,7 @@ def _run(args: list[str], timeout: float) -> tuple[str, str]:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            raise PageFailed(f"chromium ran longer than {timeout:g} s and was stopped")
+            raise PageFailed(f"chromium ran longer than {timeout:g} s and was stopped") from None
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

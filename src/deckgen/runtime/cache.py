@@ -1,6 +1,6 @@
 """A content-addressed cache for costly results (figures, sympy blocks, rendered topics).
 
-In:  a key (a hash of everything the result depends on plus `CACHE_VERSION`) and bytes.
+In:  a `Kind` and a key from `keys` (a hash of everything the result depends on) and bytes.
 Out: the bytes again on a later build, or None.
 
 Each entry stores the SHA-256 of its payload in its header and is checked on read, so a
@@ -10,34 +10,25 @@ one, never half of one.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
-CACHE_VERSION = "1"
+from deckgen.runtime.keys import Kind, sha256
+
 _MAGIC = b"deckgen-cache-1 "
-
-
-def key_for(*parts: object) -> str:
-    """A cache key from any JSON-serialisable parts."""
-    text = json.dumps([CACHE_VERSION, *parts], ensure_ascii=False, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 class Cache:
     def __init__(self, root: Path):
         self.root = Path(root)
 
-    def _path(self, kind: str, key: str) -> Path:
-        return self.root / kind / key[:2] / key
+    def _path(self, kind: Kind, key: str) -> Path:
+        return self.root / kind.value / key[:2] / key
 
-    def get(self, kind: str, key: str) -> bytes | None:
+    def get(self, kind: Kind, key: str) -> bytes | None:
         try:
             raw = self._path(kind, key).read_bytes()
         except OSError:
@@ -47,11 +38,11 @@ class Cache:
             return None  # corrupted or from another version: a miss, rebuilt by the caller
         return payload
 
-    def put(self, kind: str, key: str, payload: bytes) -> None:
+    def put(self, kind: Kind, key: str, payload: bytes) -> None:
         path = self._path(kind, key)
         atomic_write(path, _MAGIC + sha256(payload).encode() + b"\n" + payload)
 
-    def get_json(self, kind: str, key: str):
+    def get_json(self, kind: Kind, key: str) -> Any:
         raw = self.get(kind, key)
         if raw is None:
             return None
@@ -60,10 +51,10 @@ class Cache:
         except ValueError:
             return None
 
-    def put_json(self, kind: str, key: str, value) -> None:
+    def put_json(self, kind: Kind, key: str, value: Any) -> None:
         self.put(kind, key, json.dumps(value, ensure_ascii=False, sort_keys=True).encode())
 
-    def has(self, kind: str, key: str) -> bool:
+    def has(self, kind: Kind, key: str) -> bool:
         return self.get(kind, key) is not None
 
 

@@ -1,45 +1,114 @@
-"""Run untrusted-ish build jobs (sympy blocks, figure scripts) in child processes.
+"""Run the code a deck brings (figure scripts, sympy blocks) in contained child processes.
 
-In:  a job kind ("sympy" or "figure"), a list of JSON jobs, a time limit per job.
-Out: one JSON result per job, in order: the handler's result, or {"error": ...} when the job
-     raised, ran past its limit, exhausted its memory cap, or killed its process.
+In:  a handler module (its `run_job(payload) -> dict` runs one job in the child), JSON payloads,
+     and `Limits` (CPU seconds per job, memory, how much printed output to keep).
+Out: one `JobResult` per job, in order: the handler's value, or a `Failure` that says which limit
+     was hit (CPU time, wall-clock backstop, memory), or how the job failed.
 
-Jobs are spread over up to `processes` children; each child imports the heavy library once and
-runs its jobs one by one, each in a fresh namespace, under SIGALRM and an address-space cap. If a
-child dies or stops answering, the job it was on is reported and a new child takes the rest, so one
-bad block never takes the build (or the other jobs) down with it.
+How the code is contained:
+- Each child runs in its own session, in new user, network and PID namespaces where the kernel
+  allows (runtime/isolation.py): no network, and every process it starts dies with it. Without
+  namespaces, the whole process group is killed.
+- Limits count work, not the clock: the CPU time of the job and of every process it started,
+  read from /proc by the parent; a wall-clock backstop several times larger stops code that
+  sleeps or hangs. A busy machine therefore slows a build down but never fails it.
+- Jobs and results travel on private pipes, never on the child's stdout or stderr: what the code
+  prints (or `os.system` runs) goes to a third pipe, is kept up to `Limits.output_bytes`, and is
+  shown when the job fails. Each result names its job, so nothing printed can forge or shift one.
+- A lifeline pipe stays open while the build runs: when the build dies, even by SIGKILL, the child
+  sees it close and exits, taking its processes along.
+
+Jobs are spread over up to `processes` children; each child imports the handler once and runs its
+jobs one by one. If a child dies or is stopped, the job it was on is reported and a new child
+takes the rest, so one bad job never takes the build (or the other jobs) down with it.
 """
 from __future__ import annotations
 
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-MEMORY_LIMIT = 2 * 1024**3  # bytes of address space per child
-GRACE = 10.0  # seconds the parent waits beyond a job's own limit before killing the child
+from deckgen import limits
+from deckgen.runtime import isolation
+
+POLL_SECONDS = 0.2  # how often the parent reads the children's CPU time
+START_SECONDS = 300.0  # wall-clock backstop for a child to import its handler
 
 
-def run_jobs(kind: str, jobs: list[dict], timeout: float, processes: int = 0, on_done=None) -> list[dict]:
-    """Run `jobs`; `on_done(n)` is called as jobs finish (for a progress bar)."""
-    if not jobs:
+@dataclass(frozen=True)
+class Limits:
+    cpu_seconds: float  # per job: the child's CPU time and that of every process it starts
+    memory_bytes: int = limits.WORKER_MEMORY_BYTES
+    output_bytes: int = limits.WORKER_OUTPUT_BYTES
+    what: str = "job"  # for messages: "figure", "sympy block"
+    flag: str = ""  # the command-line flag that raises the CPU limit, for messages
+
+    @property
+    def wall_seconds(self) -> float:
+        return limits.wall_backstop(self.cpu_seconds)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a job has no value. `kind`: cpu, wall, memory, crash, or what the handler reported."""
+
+    kind: str
+    message: str
+    line: int = 0  # a line in the job's own source, when the handler knows it
+    trace: tuple[dict[str, Any], ...] = ()  # frames in the author's files, when the handler knows them
+
+
+@dataclass(frozen=True)
+class JobResult:
+    value: dict[str, Any] | None = None  # the handler's result when the job succeeded
+    failure: Failure | None = None
+    output: str = ""  # what the job printed, bounded
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(eq=False)
+class _Child:
+    """One running child process and the pipes it talks on."""
+
+    proc: subprocess.Popen[bytes]
+    jobs: int  # write end: payloads
+    results: int  # read end: {"start": i} / {"done": i, ...}
+    output: int  # read end: the child's stdout and stderr
+    lifeline: int  # write end, only held open
+    output_limit: int  # bytes of printed output kept per job
+    buffer: bytes = b""
+    ended: bool = False  # the results pipe closed: the child exited or died
+    printed: bytearray = field(default_factory=bytearray)
+    dropped: int = 0
+
+
+def run_jobs(handler: str, payloads: list[dict[str, Any]], job_limits: Limits, processes: int = 0, on_done: Callable[[int], None] | None = None) -> list[JobResult]:
+    """Run `payloads` through `handler` (a module name); `on_done(n)` as jobs finish."""
+    if not payloads:
         return []
-    processes = max(1, min(processes or os.cpu_count() or 1, len(jobs)))
-    shares = [list(range(i, len(jobs), processes)) for i in range(processes)]
-    results: list[dict | None] = [None] * len(jobs)
-
+    processes = max(1, min(processes or os.cpu_count() or 1, len(payloads)))
+    shares = [list(range(i, len(payloads), processes)) for i in range(processes)]
+    results: list[JobResult | None] = [None] * len(payloads)
     stop = threading.Event()
-    live: set[subprocess.Popen] = set()
+    live: set[_Child] = set()
 
     def work(indices: list[int]) -> None:
         pending = list(indices)
         while pending and not stop.is_set():
-            done = _run_child(kind, [jobs[i] for i in pending], timeout, on_done, live)
+            done = _run_child(handler, [(i, payloads[i]) for i in pending], job_limits, on_done, live)
             for offset, result in enumerate(done):
                 results[pending[offset]] = result
             pending = pending[len(done):]
@@ -49,123 +118,229 @@ def run_jobs(kind: str, jobs: list[dict], timeout: float, processes: int = 0, on
         list(pool.map(work, shares))
     except BaseException:
         # Ctrl-C (or any failure) in the build: stop the children now instead of letting every
-        # running figure finish first.
+        # running job finish first.
         stop.set()
-        for proc in list(live):
-            proc.kill()
+        for child in list(live):
+            _stop(child)  # its own thread sees the pipes close, reports, and cleans up
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    return results  # type: ignore[return-value]
+    return [result or JobResult(failure=Failure("crash", "the worker stopped before this job ran")) for result in results]
 
 
-def _run_child(kind: str, jobs: list[dict], timeout: float, on_done, live: set) -> list[dict]:
-    """Run jobs in one child until all are done or it fails; return the results it produced.
+def _run_child(handler: str, jobs: list[tuple[int, dict[str, Any]]], job_limits: Limits, on_done: Callable[[int], None] | None, live: set[_Child]) -> list[JobResult]:
+    """Run jobs in one child until all are done or one fails it; return the results it produced.
 
-    A failing child always yields at least one result (the error of the job it was on), so the
-    caller makes progress.
+    A child that is stopped or dies always yields a result for the job it was on, so the caller
+    makes progress.
     """
-    # The child must run this very deckgen, not whichever one `pip install -e` last pointed at.
-    here = str(Path(__file__).resolve().parents[2])  # the folder holding the deckgen package
-    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONPATH=path)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "deckgen.runtime.workers", kind, str(timeout)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-    )
-    live.add(proc)
-    proc.stdin.write("".join(json.dumps(job) + "\n" for job in jobs).encode())
-    proc.stdin.close()
-    results: list[dict] = []
-    buffer = b""
-    deadline = time.monotonic() + timeout + GRACE + 10  # the first job also pays the imports
+    child = _start(handler, job_limits)
+    live.add(child)
     try:
-        while len(results) < len(jobs):
-            wait = deadline - time.monotonic()
-            ready = select.select([proc.stdout], [], [], max(0.0, wait))[0] if wait > 0 else []
-            if not ready:
-                results.append({"error": f"ran longer than {timeout:g} s and was stopped", "kind": "timeout"})
-                on_done and on_done(1)
-                break
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                stderr = proc.stderr.read().decode(errors="replace").strip().splitlines()
-                reason = stderr[-1] if stderr else f"exit status {proc.wait()}"
-                results.append({"error": f"the worker process died ({reason})", "kind": "crash"})
-                on_done and on_done(1)
-                break
-            buffer += chunk
-            while b"\n" in buffer and len(results) < len(jobs):
-                line, buffer = buffer.split(b"\n", 1)
-                results.append(json.loads(line))
-                deadline = time.monotonic() + timeout + GRACE
+        for index, payload in jobs:
+            _send(child, {"index": index, "payload": payload})
+        os.close(child.jobs)
+        child.jobs = -1
+        return _collect(child, [index for index, _ in jobs], job_limits, on_done)
+    finally:
+        live.discard(child)
+        _kill(child)
+
+
+def _start(handler: str, job_limits: Limits) -> _Child:
+    # The child must run this very deckgen, not whichever one `pip install -e` last pointed at.
+    here = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
+    jobs_r, jobs_w = os.pipe()
+    results_r, results_w = os.pipe()
+    output_r, output_w = os.pipe()
+    life_r, life_w = os.pipe()
+    command = [
+        *isolation.launcher(), sys.executable, "-m", "deckgen.runtime.child", handler,
+        str(jobs_r), str(results_w), str(life_r), str(job_limits.cpu_seconds), str(job_limits.memory_bytes),
+    ]
+    try:
+        proc = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w, env=env,
+            pass_fds=(jobs_r, results_w, life_r), start_new_session=True,
+        )
+    finally:
+        for fd in (jobs_r, results_w, output_w, life_r):
+            os.close(fd)
+    return _Child(proc, jobs_w, results_r, output_r, life_w, job_limits.output_bytes)
+
+
+def _send(child: _Child, message: dict[str, Any]) -> None:
+    data = (json.dumps(message) + "\n").encode()
+    try:
+        while data:
+            data = data[os.write(child.jobs, data):]
+    except BrokenPipeError:
+        pass  # the child died early; _collect reports it
+
+
+def _collect(child: _Child, indices: list[int], job_limits: Limits, on_done: Callable[[int], None] | None) -> list[JobResult]:
+    results: list[JobResult] = []
+    running: int | None = None  # the job the child said it started
+    cpu_start = wall_start = 0.0
+    started = time.monotonic()
+    while len(results) < len(indices):
+        expected = indices[len(results)]
+        for message in _read(child):
+            if "start" in message and message["start"] == expected:
+                running, cpu_start, wall_start = expected, _cpu_seconds(child.proc.pid), time.monotonic()
+                child.printed.clear()
+                child.dropped = 0
+            elif message.get("done") == expected and running == expected:
+                results.append(_result(message, child))
+                running = None
                 if on_done:
                     on_done(1)
-    finally:
-        live.discard(proc)
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        proc.stdout.close()
-        proc.stderr.close()
+                if len(results) == len(indices):
+                    break
+                expected = indices[len(results)]
+        if len(results) == len(indices):
+            break
+        stopped = _over_limit(child, running, cpu_start, wall_start, started, job_limits)
+        if stopped is not None:
+            results.append(JobResult(failure=stopped, output=_printed(child)))
+            if on_done:
+                on_done(1)
+            break
     return results
 
 
-# ---- child side -------------------------------------------------------------------------------
+def _read(child: _Child) -> list[dict[str, Any]]:
+    """Wait up to POLL_SECONDS for the child; return the result messages it sent."""
+    watched = [fd for fd in (child.results, child.output) if fd >= 0 and not (fd == child.results and child.ended)]
+    if not watched:
+        time.sleep(POLL_SECONDS)
+        return []
+    ready, _, _ = select.select(watched, [], [], POLL_SECONDS)
+    messages: list[dict[str, Any]] = []
+    if child.output in ready:
+        _keep_output(child)
+    if child.results in ready:
+        chunk = os.read(child.results, 65536)
+        if not chunk:
+            child.ended = True
+        child.buffer += chunk
+        while b"\n" in child.buffer:
+            line, child.buffer = child.buffer.split(b"\n", 1)
+            try:
+                messages.append(json.loads(line))
+            except ValueError:
+                continue  # not ours: only the child's protocol writes here
+    return messages
 
 
-class JobTimeout(BaseException):
-    """Raised by SIGALRM; a BaseException so that user code's `except Exception` cannot swallow it."""
+def _over_limit(child: _Child, running: int | None, cpu_start: float, wall_start: float, started: float, job_limits: Limits) -> Failure | None:
+    """A Failure when the running job (or the child's start-up) went past a limit or the child died."""
+    now = time.monotonic()
+    if child.ended:  # no result will come: the child is gone
+        try:
+            status = child.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            status = 0
+        _drain(child)
+        how = f"exit status {status}" if status >= 0 else f"killed by signal {-status}"
+        return Failure("memory" if _looks_out_of_memory(child) else "crash", _died(child, how))
+    if running is None:
+        if now - started > START_SECONDS:
+            return Failure("wall", f"the worker did not start within {START_SECONDS:g} s")
+        return None
+    cpu = _cpu_seconds(child.proc.pid) - cpu_start
+    if cpu > job_limits.cpu_seconds + 1.0:  # the child's own timer usually fires first, with the line
+        return Failure("cpu", f"used more than {job_limits.cpu_seconds:g} s of CPU time (the limit per {job_limits.what}) and was stopped")
+    if now - wall_start > job_limits.wall_seconds:
+        return Failure("wall", f"ran {job_limits.wall_seconds:g} s of wall-clock time while using only {cpu:.1f} s of CPU (the backstop for code that waits or hangs) and was stopped")
+    return None
 
 
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this worker when the build that started it dies, even by SIGKILL."""
-    import ctypes
-    import signal
+def _keep_output(child: _Child) -> bool:
+    """Read what the child printed, keeping up to its limit; False once every writer is gone."""
+    chunk = os.read(child.output, 65536)
+    if not chunk:
+        os.close(child.output)
+        child.output = -1
+        return False
+    room = max(0, child.output_limit - len(child.printed))
+    child.printed += chunk[:room]
+    child.dropped += len(chunk) - min(len(chunk), room)
+    return True
 
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:  # the parent died before prctl took effect
-        os._exit(1)
 
-
-def _child_main(kind: str, timeout: float) -> None:
-    import resource
-    import signal
-
-    _die_with_parent()
-
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    except (ValueError, OSError):
+def _drain(child: _Child) -> None:
+    """Read what the child printed before it died (its last words name the reason)."""
+    while child.output >= 0 and select.select([child.output], [], [], 0.05)[0] and _keep_output(child):
         pass
 
-    def on_alarm(signum, frame):
-        raise JobTimeout()
 
-    signal.signal(signal.SIGALRM, on_alarm)
-    from importlib import import_module
+def _looks_out_of_memory(child: _Child) -> bool:
+    return b"MemoryError" in child.printed
 
-    run_job = import_module(kind).run_job  # the job kind is the handler's module name
-    out = sys.stdout
-    sys.stdout = sys.stderr  # prints in user code must not corrupt the result stream
-    for line in sys.stdin.read().splitlines():
-        job = json.loads(line)
-        signal.setitimer(signal.ITIMER_REAL, timeout)
+
+def _died(child: _Child, how: str) -> str:
+    lines = _printed(child).strip().splitlines()
+    return f"the worker process died ({lines[-1] if lines else how})"
+
+
+def _printed(child: _Child) -> str:
+    text = child.printed.decode(errors="replace")
+    if child.dropped:
+        text += f"\n… {child.dropped} more bytes of output not shown"
+    return text
+
+
+def _result(message: dict[str, Any], child: _Child) -> JobResult:
+    failure = message.get("failure")
+    if failure:
+        trace = tuple(failure.get("trace", ()))
+        return JobResult(failure=Failure(failure["kind"], failure["message"], int(failure.get("line") or 0), trace), output=_printed(child))
+    return JobResult(value=message.get("value") or {}, output=_printed(child))
+
+
+def _cpu_seconds(session: int) -> float:
+    """CPU seconds (user + system) of every process in `session`, with the children they reaped.
+
+    Read from /proc: the kernel's own accounting, the same whatever else the machine runs.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return 0.0
+    for pid in pids:
         try:
-            result = run_job(job)
-        except JobTimeout:
-            result = {"error": f"ran longer than {timeout:g} s and was stopped", "kind": "timeout"}
-        except MemoryError:
-            result = {"error": "used more memory than allowed and was stopped", "kind": "memory"}
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        out.write(json.dumps(result) + "\n")
-        out.flush()
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        # fields[0] is the state (field 3 of stat(5)); session is field 6, times are 14-17
+        if int(fields[3]) == session:
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+    return total / ticks
 
 
-if __name__ == "__main__":
-    _child_main(sys.argv[1], float(sys.argv[2]))
+def _stop(child: _Child) -> None:
+    """SIGKILL to the child's whole process group (safe from any thread)."""
+    try:
+        os.killpg(child.proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill(child: _Child) -> None:
+    """Stop the child and everything it started; close its pipes (by the thread that reads them)."""
+    _stop(child)
+    child.proc.wait()
+    for fd in (child.jobs, child.results, child.output, child.lifeline):
+        if fd >= 0:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    child.jobs = child.results = child.output = child.lifeline = -1

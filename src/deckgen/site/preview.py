@@ -12,20 +12,19 @@ from __future__ import annotations
 import hashlib
 import html
 import json
-import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deckgen.runtime.cache import atomic_write
 from deckgen.anki.cards import Card, render_cards
 from deckgen.config import BuildConfig
 from deckgen.records import CompiledTopic, RenderedNote
+from deckgen.runtime.cache import atomic_write
+from deckgen.syntax import HTML_TAG_RE
 
 PREVIEW_DIR = "preview"
 MANIFEST = ".deckgen-preview.json"  # the files this module wrote last time (only those are ever removed)
 ASSETS = ("preview.css", "preview.js")
-_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ def _local_media(card_html: str, names: tuple[str, ...]) -> str:
 
 def visible_text(card_html: str) -> str:
     """What a reader sees of a card side (tags dropped, entities decoded), on one line."""
-    return " ".join(html.unescape(_TAG_RE.sub(" ", card_html)).split())
+    return " ".join(html.unescape(HTML_TAG_RE.sub(" ", card_html)).split())
 
 
 def _search_index(decks: list[PreviewDeck]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -27,11 +28,13 @@ class _Status:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._value = {"build": 0, "ok": True, "errors": []}
+        self._build = 0
+        self._value: dict[str, object] = {"build": 0, "ok": True, "errors": []}
 
     def publish(self, ok: bool, errors: list[str]) -> None:
         with self._lock:
-            self._value = {"build": self._value["build"] + 1, "ok": ok, "errors": list(errors)}
+            self._build += 1
+            self._value = {"build": self._build, "ok": ok, "errors": list(errors)}
 
     def json(self) -> bytes:
         with self._lock:
@@ -74,7 +77,7 @@ class _Handler(SimpleHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args) -> None:
         pass  # the terminal belongs to the build report
 
 
@@ -92,7 +95,7 @@ class PreviewServer:
     def url(self) -> str:
         return f"http://{HOST}:{self._server.server_address[1]}/"
 
-    def publish(self, ok: bool, errors: list[str] = ()) -> None:
+    def publish(self, ok: bool, errors: Sequence[str] = ()) -> None:
         self.status.publish(ok, list(errors))
 
     def __enter__(self) -> PreviewServer:

@@ -83,8 +83,8 @@ def _loop(config: BuildConfig, preview: bool, server, stop, out, err) -> int:
 
 def rebuild(config: BuildConfig, preview: bool, server, out, err) -> bool:
     """One build (and preview); prints the outcome, never raises for content or internal errors."""
-    from deckgen.cli import print_report
     from deckgen.builder.pipeline import build
+    from deckgen.report import print_errors, print_report
 
     try:
         report = build(config)
@@ -95,10 +95,7 @@ def rebuild(config: BuildConfig, preview: bool, server, out, err) -> bool:
             site = build_preview(config)
             print(f"preview: {site.cards} cards in {site.decks} decks, {site.written} files updated", file=out)
     except BuildFailed as failed:
-        for error in failed.errors:
-            print(f"error: {error}", file=err)
-        count = len(failed.errors)
-        print(f"{count} error{'s' if count != 1 else ''}; dist/ keeps the last good build; still watching", file=err, flush=True)
+        print_errors(failed, err, "dist/ keeps the last good build; still watching")
         if server is not None:
             server.publish(False, [str(e) for e in failed.errors])
         return False

@@ -55,7 +55,8 @@ def write_ids(path: Path, taken: set[str]) -> list[tuple[int, str]]:
     for i in _heading_indexes(bare):
         if HEADING_ID_RE.match(bare[i]):
             continue
-        question = HEADING_RE.match(bare[i]).group(1)
+        heading = HEADING_RE.match(bare[i])
+        question = heading.group(1) if heading else bare[i]
         new_id = _new_id(question, taken)
         taken.add(new_id)
         ending = lines[i][len(bare[i]):]

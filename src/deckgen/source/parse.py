@@ -6,28 +6,22 @@ Out: a `Topic` (notes with formulas, images and sympy blocks lifted out by `scan
 """
 from __future__ import annotations
 
-import difflib
 import re
-import reprlib
+from typing import Any
 
-from deckgen.config import ALL_PACKAGE
+from deckgen import limits
 from deckgen.errors import ErrorList
-from deckgen.limits import size_ok
 from deckgen.records import Location, Note, NoteKind, Topic
-from deckgen.source.scan import FENCE_RE, SCRIPT_HINT, TOKEN_RE, Scanned, _Tokens, scan, unsafe_html
+from deckgen.source import frontmatter
+from deckgen.source.guards import size_ok
+from deckgen.source.scan import FENCE_RE, Scanned, Tokens, scan
+from deckgen.syntax import CLOZE_MARK_RE, CLOZE_OPEN_RE, CLOZE_UNNUMBERED_RE, NAME_RE, TOKEN_RE
 
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 HEADING_RE = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*$")
 HEADING_ID_RE = re.compile(r"^(.*?)\s*\{#([^{}]*)\}\s*#*\s*$")  # no `{` in ids: linear on `{#{#{#...`
 META_RE = re.compile(r"^(tags|type)\s*:\s*(.*?)\s*$")
-CLOZE_OPEN_RE = re.compile(r"\{\{c(\d*)::")
 QUESTION_END = "???"
-FRONT_MATTER_KEYS = ("deck", "id", "tags", "description", "allow_scripts")
-TOP_KEY_RE = re.compile(r"^([^\s#:-][^:]*?)\s*:(\s|$)")
-# File names Windows refuses whatever the extension, so dist/<id>.apkg could not be written there.
-WINDOWS_NAMES = {"con", "prn", "aux", "nul", *(f"{p}{n}" for p in ("com", "lpt") for n in range(10))}
 ID_HINT = "use lowercase letters, digits and '-', at most 64 characters, e.g. {#dilated-conv}"
-TAG_RE = re.compile(r"^[^\s\"]+$")
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newline and form feed are fine
 
@@ -38,20 +32,13 @@ def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
     if text is None:
         return None
     lines = text.split("\n")
-    header, body_start = _front_matter(lines, path, errors)
+    header, body_start = frontmatter.read(lines, path, errors)
     if header is None:
         return None
-    notes = _notes(lines, body_start, path, errors, header["allow_scripts"])
+    notes = _notes(lines, body_start, path, errors, header.allow_scripts)
     if not notes and not any(e.location.path == path for e in errors):
         errors.add(Location(path, body_start + 1), "no notes in this file", "add a note: a line '## question {#id}' followed by its answer")
-    return Topic(
-        deck_id=header["id"],
-        deck_name=header["deck"],
-        description=header.get("description", ""),
-        tags=tuple(header.get("tags", ())),
-        notes=tuple(notes),
-        location=Location(path, 1),
-    )
+    return Topic(header.id, header.deck, header.description, header.tags, tuple(notes), Location(path, 1))
 
 
 def decode(data: bytes, path: str, errors: ErrorList) -> str | None:
@@ -109,123 +96,6 @@ def _guess_encoding(data: bytes) -> str:
     return ""
 
 
-def _front_matter(lines: list[str], path: str, errors: ErrorList) -> tuple[dict | None, int]:
-    """Return the validated header and the index of the first body line."""
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is None:
-        errors.add(Location(path, 1), "the file is empty", "start it with front matter (---, deck: ..., id: ..., ---) and add notes")
-        return None, 0
-    if lines[first].strip() != "---":
-        errors.add(
-            Location(path, first + 1),
-            "the file does not start with YAML front matter",
-            "begin the file with a line '---', then 'deck: Name::Topic' and 'id: topic-id', then '---'",
-        )
-        return None, 0
-    end = next((i for i in range(first + 1, len(lines)) if lines[i].strip() in ("---", "...")), None)
-    if end is None:
-        errors.add(Location(path, first + 1), "front matter is never closed", "add a line '---' after the last front matter field")
-        return None, 0
-    import yaml  # deferred: only needed when a file actually changed and is parsed
-
-    try:
-        # PyYAML refuses a tab even after `key:`, where editors that align values put one.
-        header = yaml.safe_load("\n".join(lines[first + 1 : end]).replace("\t", " ")) or {}
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = first + 2 + (mark.line if mark else 0)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        tabs = any("\t" in line for line in lines[first + 1 : end])
-        hint = "indent with spaces: YAML does not allow tabs" if tabs else "write one 'key: value' per line; quote values that contain ':' or '#'"
-        errors.add(Location(path, line), f"front matter is not valid YAML: {problem}", hint)
-        return None, end + 1
-    _check_repeated_keys(lines, first, end, path, errors)
-    return _check_header(header, lines, first, end, path, errors), end + 1
-
-
-def _check_repeated_keys(lines: list[str], first: int, end: int, path: str, errors: ErrorList) -> None:
-    """YAML silently keeps the last of two equal keys; the author meant one of them."""
-    seen: dict[str, int] = {}
-    for i in range(first + 1, end):
-        match = TOP_KEY_RE.match(lines[i])
-        if not match:
-            continue
-        key = match.group(1)
-        if key in seen:
-            errors.add(Location(path, i + 1), f"front matter key '{key}' is given twice (also on line {seen[key]})", "keep only one of them")
-        else:
-            seen[key] = i + 1
-
-
-def key_line(data: bytes, key: str) -> int:
-    """The line of `key:` in a file's front matter (1 when it is not there), for messages."""
-    lines = data.decode("utf-8-sig", errors="replace").replace("\r\n", "\n").split("\n")
-    first = next((i for i, line in enumerate(lines) if line.strip()), 0)
-    for i, line in enumerate(lines[first + 1 :], start=first + 1):
-        if line.strip() in ("---", "..."):
-            break
-        match = TOP_KEY_RE.match(line)
-        if match and match.group(1) == key:
-            return i + 1
-    return 1
-
-
-def _check_header(header, lines, first, end, path, errors: ErrorList) -> dict | None:
-    def line_of(key: str) -> int:
-        for i in range(first + 1, end):
-            if lines[i].lstrip().startswith(f"{key}:"):
-                return i + 1
-        return first + 1
-
-    if not isinstance(header, dict):
-        errors.add(Location(path, first + 2), "front matter must be 'key: value' pairs", "write e.g. 'deck: 深度学习::卷积' and 'id: conv'")
-        return None
-    ok = True
-    for key in header:
-        if key not in FRONT_MATTER_KEYS:
-            close = difflib.get_close_matches(str(key), FRONT_MATTER_KEYS, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(FRONT_MATTER_KEYS)}"
-            errors.add(Location(path, line_of(str(key))), f"unknown front matter key '{key}'", hint)
-            ok = False
-    deck = header.get("deck")
-    if not isinstance(deck, str) or not deck.strip() or any(not part.strip() for part in deck.split("::")):
-        errors.add(Location(path, line_of("deck")), "front matter needs 'deck', the Anki deck name", "write e.g. 'deck: 深度学习面试::卷积' (levels separated by '::', none empty)")
-        ok = False
-    deck_id = header.get("id")
-    if not isinstance(deck_id, str) or not ID_RE.match(deck_id):
-        shown = f" (got {reprlib.repr(deck_id)})" if deck_id is not None else ""  # bounded: YAML aliases can nest a billion deep
-        errors.add(Location(path, line_of("id")), f"front matter needs 'id', a stable deck id{shown}", "use lowercase letters, digits and '-', e.g. 'id: conv'; never change it once published")
-        ok = False
-    elif deck_id == ALL_PACKAGE:
-        errors.add(Location(path, line_of("id")), f"deck id '{ALL_PACKAGE}' is reserved for the package with every topic", "choose another id")
-        ok = False
-    elif deck_id in WINDOWS_NAMES:
-        errors.add(Location(path, line_of("id")), f"deck id '{deck_id}' is a reserved file name on Windows, so {deck_id}.apkg could not be saved there", f"choose another id, e.g. '{deck_id}-deck'")
-        ok = False
-    tags = header.get("tags", [])
-    if isinstance(tags, str):
-        tags = tags.split()
-    if not isinstance(tags, list) or not all(isinstance(t, str) and TAG_RE.match(t) for t in tags):
-        errors.add(Location(path, line_of("tags")), "front matter 'tags' must be a list of words without spaces", "write e.g. 'tags: [cnn, vision]'")
-        ok = False
-    description = header.get("description", "")
-    if not isinstance(description, str):
-        errors.add(Location(path, line_of("description")), "front matter 'description' must be text", "write e.g. 'description: 卷积与感受野'")
-        ok = False
-    allow_scripts = header.get("allow_scripts", False)
-    if not isinstance(allow_scripts, bool):
-        errors.add(Location(path, line_of("allow_scripts")), f"front matter 'allow_scripts' must be true or false (got {reprlib.repr(allow_scripts)})", "write 'allow_scripts: true' only if this deck's cards really need scripts, else remove the line")
-        ok = False
-    elif isinstance(description, str) and not allow_scripts:
-        for problem, _ in unsafe_html(description):
-            errors.add(Location(path, line_of("description")), f"{problem} in the deck description", SCRIPT_HINT)
-            ok = False
-    if not ok:
-        return None
-    deck = "::".join(p.strip() for p in deck.split("::"))
-    return {"deck": deck, "id": deck_id, "tags": tags, "description": description.strip(), "allow_scripts": allow_scripts}
-
-
 def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> list[Note]:
     """Split the body at `##` headings (outside fenced code) and parse each note."""
     headings = []
@@ -244,7 +114,8 @@ def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scr
     preamble = next((i for i in range(start, headings[0] if headings else len(lines)) if lines[i].strip()), None)
     if preamble is not None and headings:
         errors.add(Location(path, preamble + 1), "text before the first note belongs to no card", "move it under a '## question {#id}' heading, or into the front matter 'description'")
-    notes, seen = [], {}
+    notes: list[Note] = []
+    seen: dict[str, int] = {}
     for n, i in enumerate(headings):
         end = headings[n + 1] if n + 1 < len(headings) else len(lines)
         note = _note(lines, i, end, path, errors, allow_scripts)
@@ -260,13 +131,14 @@ def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scr
 
 def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> Note | None:
     where = Location(path, start + 1)
-    title = HEADING_RE.match(lines[start]).group(1)
+    heading = HEADING_RE.match(lines[start])
+    title = heading.group(1) if heading else ""
     id_match = HEADING_ID_RE.match(title)
     if not id_match:
         errors.add(where, "note has no id", "add ' {#some-id}' at the end of the heading, or run 'deckgen ids --write' to add ids to every note")
         return None
     title, note_id = id_match.group(1).strip(), id_match.group(2).strip()
-    if not ID_RE.match(note_id):
+    if not NAME_RE.fullmatch(note_id):
         errors.add(where, f"invalid note id '{note_id}'", ID_HINT)
         return None
     if not title:
@@ -278,8 +150,8 @@ def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, 
     kind = meta.get("type")
     if kind is None:
         raw = "\n".join([title, *body])
-        kind = NoteKind.CLOZE if CLOZE_OPEN_RE.search(raw) else NoteKind.BASIC
-    tokens = _Tokens()
+        kind = NoteKind.CLOZE if CLOZE_OPEN_RE.search(raw) or CLOZE_UNNUMBERED_RE.search(raw) else NoteKind.BASIC
+    tokens = Tokens()
     question = [(title, start + 1), _part(body[:split] if split is not None else [], body_start)]
     answer_start = body_start + (split + 1 if split is not None else 0)
     answer = [_part(body[split + 1 :] if split is not None else body, answer_start)]
@@ -316,7 +188,7 @@ def _part(lines: list[str], first_index: int) -> tuple[str, int]:
     return "\n".join(lines).strip("\n"), first_index + 1 + lead
 
 
-def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: _Tokens, allow_scripts: bool = False) -> Scanned:
+def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: Tokens, allow_scripts: bool = False) -> Scanned:
     """Scan each part with its own line numbers and join them as paragraphs."""
     merged = Scanned(text="")
     texts = []
@@ -332,9 +204,9 @@ def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, toke
     return merged
 
 
-def _meta(lines, start, end, path, errors: ErrorList) -> tuple[dict, int]:
+def _meta(lines: list[str], start: int, end: int, path: str, errors: ErrorList) -> tuple[dict[str, Any], int]:
     """Read `tags:` / `type:` lines directly under the heading."""
-    meta: dict = {}
+    meta: dict[str, Any] = {}
     i = start
     while i < end:
         match = META_RE.match(lines[i])
@@ -343,7 +215,7 @@ def _meta(lines, start, end, path, errors: ErrorList) -> tuple[dict, int]:
         key, value = match.groups()
         if key == "tags":
             tags = value.replace(",", " ").split()
-            bad = [t for t in tags if not TAG_RE.match(t)]
+            bad = [t for t in tags if not frontmatter.TAG_RE.fullmatch(t)]
             if bad:
                 errors.add(Location(path, i + 1), f"invalid tag {bad[0]!r}", "tags are words without spaces or quotes, separated by spaces")
             meta["tags"] = tags
@@ -363,14 +235,19 @@ def _check_cloze(text: str, formulas: list[str], where: Location, errors: ErrorL
     formulas are checked by cloze.strip when the formula itself is checked.
     """
     opens = list(CLOZE_OPEN_RE.finditer(text))
-    if not opens and not any(CLOZE_OPEN_RE.search(tex) for tex in formulas):
+    unnumbered = list(CLOZE_UNNUMBERED_RE.finditer(text))
+    if not opens and not unnumbered and not any(CLOZE_OPEN_RE.search(tex) for tex in formulas):
         errors.add(where, "cloze note has no deletion", "mark the text to hide as {{c1::text}}, or remove 'type: cloze'")
         return
-    for match in opens:
-        if not match.group(1) or int(match.group(1)) == 0:
+    for match in unnumbered:
+        errors.add(where, f"cloze deletion '{match.group()}' has no number", "number deletions from 1: {{c1::...}}, {{c2::...}}")
+    for match in [*opens, *(m for tex in formulas for m in CLOZE_OPEN_RE.finditer(tex))]:
+        if int(match.group(1)) == 0:
             errors.add(where, f"cloze deletion '{match.group()}' has no number", "number deletions from 1: {{c1::...}}, {{c2::...}}")
+        elif int(match.group(1)) > limits.MAX_CLOZE_NUMBER:
+            errors.add(where, f"cloze deletion '{match.group()}' is numbered above {limits.MAX_CLOZE_NUMBER}, which Anki refuses (it rejects the whole package)", "number deletions from 1: {{c1::...}}, {{c2::...}}")
     depth = 0
-    for piece in re.finditer(r"\{\{c\d*::|\}\}", text):
+    for piece in CLOZE_MARK_RE.finditer(text):
         depth += 1 if piece.group().startswith("{{") else -1
         if depth < 0:
             errors.add(where, "a '}}' closes no cloze deletion", "remove it, or open the deletion with {{c1::")

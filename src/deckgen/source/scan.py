@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 
 from deckgen.errors import ErrorList
 from deckgen.records import Formula, Location, MediaRef, SympyBlock
+from deckgen.source import guards
+from deckgen.syntax import token
 
-TOKEN_RE = re.compile(r"DGTOK(\d+)Z")
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
 BACKTICKS_RE = re.compile(r"`+")
 _SPECIAL_RE = re.compile(r"[\\`$!]")  # what _scan_prose must look at; everything else is copied
@@ -60,25 +61,24 @@ class Scanned:
     sympy_blocks: list[SympyBlock] = field(default_factory=list)
 
 
-class _Tokens:
-    """Hands out tokens that survive Markdown unchanged (letters and digits only)."""
+class Tokens:
+    """Hands out placeholders that survive Markdown unchanged (syntax.token)."""
 
     def __init__(self, start: int = 0):
         self.next = start
 
     def new(self) -> str:
-        token = f"DGTOK{self.next}Z"
         self.next += 1
-        return token
+        return token(self.next - 1)
 
 
-def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: _Tokens | None = None, allow_scripts: bool = False) -> Scanned:
+def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: Tokens | None = None, allow_scripts: bool = False) -> Scanned:
     """Replace formulas, images and ```sympy blocks in `text` by tokens; report bad ones.
 
     Raw HTML is passed on, except what would run code on the card (`<script>`, `on...=`
     attributes, `javascript:` URLs), which is an error unless `allow_scripts`.
     """
-    tokens = tokens or _Tokens()
+    tokens = tokens or Tokens()
     out = Scanned(text="")
     pieces: list[str] = []
     lines = text.split("\n")
@@ -127,7 +127,7 @@ def _closing_fence(lines: list[str], start: int, marker: str) -> int | None:
     return None
 
 
-def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, tokens: _Tokens, out: Scanned, allow_scripts: bool = False) -> str:
+def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, tokens: Tokens, out: Scanned, allow_scripts: bool = False) -> str:
     """Scan lines outside fenced code for code spans, math and images."""
     text = "\n".join(line for _, line in numbered)
     line_starts = []  # offset of each line in `text`
@@ -187,7 +187,9 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
             stop = special.start() if special else n
             result.append(text[pos:stop])
             pos = stop
-    _check_html(_blank_out(text, lifted), line_of, path, errors, allow_scripts)
+    bare = _blank_out(text, lifted)
+    _check_html(bare, line_of, path, errors, allow_scripts)
+    guards.check_markdown(bare, numbered[0][0], path, errors)
     return "".join(result)
 
 
@@ -240,7 +242,8 @@ def _backtick_runs(text: str) -> dict[int, list[int]]:
 def _code_span_end(text: str, pos: int, runs: dict[int, list[int]]) -> int:
     """End of the code span opening at `pos` (CommonMark: the next run of backticks of equal
     length); `runs` comes from `_backtick_runs`, so many unclosed runs do not cost quadratic time."""
-    size = len(BACKTICKS_RE.match(text, pos).group())
+    run = BACKTICKS_RE.match(text, pos)
+    size = len(run.group()) if run else 1
     starts = runs.get(size, [])
     following = bisect.bisect_right(starts, pos)
     if following < len(starts):

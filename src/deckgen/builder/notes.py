@@ -1,0 +1,191 @@
+"""Plan and render the notes of the topics that changed, on every core.
+
+In:  parsed topics, the media and sympy results the other stages made, and the rendered notes of
+     the last build (by render key).
+Out: one `NotePlan` per note (what its fields are rendered from, and the key of that), then a
+     `CompiledTopic` per topic: notes whose plan is unchanged are taken from the last build, the
+     others are rendered (Markdown → HTML) and their formulas checked, spread over the cores.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from deckgen import limits
+from deckgen.builder import media
+from deckgen.builder.render import render_key, render_note, sympy_html
+from deckgen.config import BuildConfig
+from deckgen.errors import ContentError, ErrorList
+from deckgen.figures.render import FigureMedia
+from deckgen.math import compute
+from deckgen.records import CompiledTopic, Note, RenderedNote, Topic
+
+PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
+
+
+@dataclass(frozen=True)
+class NotePlan:
+    """What one note's fields are rendered from."""
+
+    note: Note
+    deck_id: str
+    deck_tags: tuple[str, ...]
+    replacements: dict[str, str]  # HTML for each image and sympy placeholder in the note
+    media: tuple[str, ...]  # media file names the note uses
+    key: str  # render key: equal keys give equal fields
+
+
+@dataclass(frozen=True)
+class TopicPlan:
+    topic: Topic
+    notes: tuple[NotePlan, ...]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """One rendered note (None when it cannot be rendered) and the problems of its formulas."""
+
+    note: RenderedNote | None
+    problems: tuple[ContentError, ...]
+
+
+def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedia], sympy: compute.Results, errors: ErrorList) -> list[TopicPlan]:
+    plans = []
+    for topic in topics:
+        markdown_file = config.root / topic.location.path
+        notes = []
+        for note in topic.notes:
+            replacements, names = _note_media(config, note, markdown_file, figures, errors)
+            for block in note.sympy_blocks:
+                shows = compute.result_for(sympy, block)
+                replacements[block.token] = sympy_html(shows) if shows is not None else ""
+            key = render_key(note, topic.deck_id, topic.tags, replacements)
+            notes.append(NotePlan(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names)), key))
+        plans.append(TopicPlan(topic, tuple(notes)))
+    return plans
+
+
+def _note_media(config: BuildConfig, note: Note, markdown_file: Path, figures: dict[str, FigureMedia], errors: ErrorList) -> tuple[dict[str, str], list[str]]:
+    replacements: dict[str, str] = {}
+    names: list[str] = []
+    for ref in note.media:
+        name = ref.figure_name
+        if name is not None:
+            fig = figures.get(name)
+            if fig:
+                replacements[ref.token] = media.figure_html(fig.day, fig.night, ref.caption)
+                names += [fig.day, fig.night]
+            continue
+        file_name = media.local_image(ref, markdown_file, config.content_dir, config.cache_dir / "media", errors)
+        if file_name:
+            replacements[ref.token] = media.image_html(file_name, ref.caption)
+            names.append(file_name)
+    return replacements, names
+
+
+def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jobs: int, check_all: bool, errors: ErrorList) -> tuple[list[CompiledTopic], int]:
+    """Render every note without an identical rendering from the last build, and check its
+    formulas (with `check_all`, also the formulas of the notes kept); returns the topics and how
+    many notes were rendered. Nothing is returned when any note has an error."""
+    todo = [p for topic in plans for p in topic.notes if p.key not in previous]
+    if check_all:
+        for kept in (p for topic in plans for p in topic.notes if p.key in previous):
+            errors += formula_errors(kept.note)
+    rendered: dict[str, RenderedNote] = {}
+    for item, result in zip(todo, _render_many(todo, jobs), strict=True):
+        errors += result.problems
+        if result.note is not None:
+            rendered[item.key] = result.note
+    if errors:
+        return [], len(todo)
+    compiled = []
+    for topic_plan in plans:
+        topic = topic_plan.topic
+        notes = tuple(dataclasses.replace(rendered.get(p.key) or previous[p.key], location=p.note.location) for p in topic_plan.notes)
+        used = tuple(sorted({ref.figure_name for note in topic.notes for ref in note.media if ref.figure_name}))
+        compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, topic.description, notes, topic.location, used))
+    return compiled, len(todo)
+
+
+def formula_errors(note: Note) -> list[ContentError]:
+    from deckgen.math import texcheck
+
+    return [
+        ContentError(formula.location, f"formula {texcheck.shorten(formula.tex)}: {problem}", "fix the TeX; see the formula rules in docs/format.md")
+        for _, formula in note.formulas
+        for problem in texcheck.problems(formula)
+    ]
+
+
+class _RenderLimit(BaseException):
+    """Raised by SIGPROF in the middle of Python-Markdown when a note used its CPU time."""
+
+
+@contextmanager
+def _cpu_limit(seconds: float) -> Iterator[None]:
+    """SIGPROF after `seconds` of this process's CPU time (only the main thread can take signals;
+    elsewhere no limit). A backstop: source/guards.py rejects the known slow inputs first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _RenderLimit()
+
+    previous = signal.signal(signal.SIGPROF, expire)
+    signal.setitimer(signal.ITIMER_PROF, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, previous)
+
+
+def _render_one(item: NotePlan) -> Rendering:
+    note = item.note
+    problems = formula_errors(note)
+    try:
+        with _cpu_limit(limits.RENDER_CPU_SECONDS):
+            rendered = render_note(note, item.deck_id, item.deck_tags, item.replacements, item.media, item.key)
+        return Rendering(rendered, tuple(problems))
+    except RecursionError:  # Python-Markdown recurses once per level of nested lists and quotes
+        problem = ContentError(note.location, "lists or quotes are nested too deeply to render", "use fewer levels of nesting (a few dozen at most)")
+    except _RenderLimit:
+        problem = ContentError(note.location, f"the note used more than {limits.RENDER_CPU_SECONDS:g} s of CPU time to render", "look for long runs of unmatched '[', '`' or '<' and remove them, or escape them as \\[")
+    return Rendering(None, (*problems, problem))
+
+
+_TODO: list[NotePlan] = []  # the notes `_render_many` hands out, set while its worker processes run
+
+
+def _render_slice(bounds: tuple[int, int]) -> list[Rendering]:
+    return [_render_one(item) for item in _TODO[bounds[0]:bounds[1]]]
+
+
+def _render_many(todo: list[NotePlan], jobs: int) -> list[Rendering]:
+    workers = jobs or os.cpu_count() or 1
+    if workers < 2 or len(todo) < PARALLEL_MIN_NOTES:
+        return [_render_one(item) for item in todo]
+    import gc
+    import multiprocessing
+
+    global _TODO
+    # fork: the children inherit the parsed notes in `_TODO` and get only index ranges; sending
+    # the notes themselves cost more CPU (pickling) than rendering a third of them. Freezing the
+    # heap first keeps the children's garbage collector from touching (and copying) its pages.
+    _TODO = todo
+    size = max(1, len(todo) // (workers * 4))
+    slices = [(start, min(start + size, len(todo))) for start in range(0, len(todo), size)]
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [result for part in pool.imap(_render_slice, slices) for result in part]
+    finally:
+        gc.unfreeze()
+        _TODO = []

@@ -1,0 +1,102 @@
+"""The child side of runtime/workers.py: run one handler's jobs, one by one, as the parent asks.
+
+    python -m deckgen.runtime.child HANDLER JOBS_FD RESULTS_FD LIFELINE_FD CPU_SECONDS MEMORY_BYTES
+
+Reads `{"index", "payload"}` lines from JOBS_FD; for each, writes `{"start": index}` to RESULTS_FD,
+runs `HANDLER.run_job(payload)` and writes `{"done": index, "value": ...}` or
+`{"done": index, "failure": {"kind", "message", "line", "trace"}}`. Whatever the job prints goes to
+this process's stdout and stderr, which the parent reads apart from the results.
+
+The handler is imported before the first job, so its imports do not count against a job's CPU
+limit. During a job, the process's own CPU timer (ITIMER_PROF) raises `CpuLimit` where the code
+is, so the handler can name the line; the parent's accounting, which also counts the processes
+the job started, is the backstop.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+from importlib import import_module
+from typing import Any, TextIO
+
+from deckgen.runtime.jobs import CpuLimit, JobFailed
+
+
+def main(argv: list[str]) -> None:
+    handler, jobs_fd, results_fd, lifeline_fd, cpu, memory = argv
+    _watch_lifeline(int(lifeline_fd))
+    _die_with_parent()
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
+    except (ValueError, OSError):
+        pass
+    module = import_module(handler)
+    signal.signal(signal.SIGPROF, _on_cpu_limit)
+    results = os.fdopen(int(results_fd), "w", encoding="utf-8")
+    with os.fdopen(int(jobs_fd), encoding="utf-8") as jobs:
+        for line in jobs:
+            job = json.loads(line)
+            _send(results, {"start": job["index"]})
+            _send(results, dict(_run(module, job["payload"], float(cpu)), done=job["index"]))
+    results.close()
+
+
+def _run(module: Any, payload: dict[str, Any], cpu: float) -> dict[str, Any]:
+    signal.setitimer(signal.ITIMER_PROF, cpu)
+    try:
+        return {"value": module.run_job(payload)}
+    except CpuLimit:
+        return {"failure": {"kind": "cpu", "message": f"used more than {cpu:g} s of CPU time and was stopped"}}
+    except MemoryError:
+        return {"failure": {"kind": "memory", "message": "used more than its memory limit and was stopped"}}
+    except JobFailed as failed:
+        return {"failure": failed.as_json()}
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def _on_cpu_limit(signum: int, frame: object) -> None:
+    raise CpuLimit()
+
+
+def _send(results: TextIO, message: dict[str, Any]) -> None:
+    results.write(json.dumps(message) + "\n")
+    results.flush()
+
+
+def _watch_lifeline(fd: int) -> None:
+    """Exit when the build that started this process is gone (its end of the pipe closes)."""
+
+    def wait() -> None:
+        try:
+            while os.read(fd, 1):
+                pass
+        except OSError:
+            pass
+        try:
+            os.killpg(0, signal.SIGKILL)  # this process's group: whatever the job started, then itself
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=wait, name="deckgen-lifeline", daemon=True).start()
+
+
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this process when its parent dies, even by SIGKILL."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
