@@ -53,6 +53,7 @@ def draw_cells(ax, m, pal, fmt="{:g}", shade=True, mark=None, mark_color=None, b
                block=None, size=None, fontsize="medium"):
     """Draw matrix `m` as a grid of cells with its numbers.
 
+    fmt: a format string ("{:.1f}") or a function of the value.
     shade: fill non-zero cells with pal.c[0], stronger for larger |value|.
     mark: boolean matrix of cells to fill with `mark_color` (default pal.c[1]) instead.
     boxes: (row, col, rows, cols) rectangles outlined in pal.c[1], e.g. a kernel window.
@@ -74,8 +75,8 @@ def draw_cells(ax, m, pal, fmt="{:g}", shade=True, mark=None, mark_color=None, b
             if fill is not None:
                 ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=fill, lw=0, zorder=1))
             color = (ink(pal, fill) if fill is not None else pal.fg) if v != 0 else pal.muted
-            ax.text(j, i, fmt.format(v), ha="center", va="center", color=color, fontsize=fontsize,
-                    zorder=3)
+            text = fmt(v) if callable(fmt) else fmt.format(v)
+            ax.text(j, i, text, ha="center", va="center", color=color, fontsize=fontsize, zorder=3)
     for t in range(n0 + 1):
         thick = block and t % block == 0 and 0 < t < n0
         ax.plot([-0.5, n1 - 0.5], [t - 0.5, t - 0.5], color=pal.muted if thick else pal.grid,
