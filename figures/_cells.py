@@ -5,6 +5,7 @@ the shared style's sizes (never a fixed point size), zeros are muted, and a cell
 comes from the palette, so the grid reads in day and night mode.
 """
 import numpy as np
+from matplotlib.collections import LineCollection, PatchCollection
 from matplotlib.colors import LinearSegmentedColormap, ListedColormap, to_rgb
 from matplotlib.patches import Rectangle
 
@@ -63,6 +64,7 @@ def draw_cells(ax, m, pal, fmt="{:g}", shade=True, mark=None, mark_color=None, b
     n0, n1 = m.shape
     vmax = np.abs(m).max() or 1
     mark_color = mark_color or pal.c[1]
+    cells, fills = [], []  # one collection for all fills: far cheaper than a patch per cell
     for i in range(n0):
         for j in range(n1):
             v = m[i, j]
@@ -73,18 +75,21 @@ def draw_cells(ax, m, pal, fmt="{:g}", shade=True, mark=None, mark_color=None, b
             else:
                 fill = None
             if fill is not None:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=fill, lw=0, zorder=1))
+                cells.append(Rectangle((j - 0.5, i - 0.5), 1, 1))
+                fills.append(fill)
             color = (ink(pal, fill) if fill is not None else pal.fg) if v != 0 else pal.muted
             text = fmt(v) if callable(fmt) else fmt.format(v)
             ax.text(j, i, text, ha="center", va="center", color=color, fontsize=fontsize, zorder=3)
+    if cells:
+        ax.add_collection(PatchCollection(cells, facecolors=fills, linewidths=0, zorder=1))
+    thin, thick = [], []
     for t in range(n0 + 1):
-        thick = block and t % block == 0 and 0 < t < n0
-        ax.plot([-0.5, n1 - 0.5], [t - 0.5, t - 0.5], color=pal.muted if thick else pal.grid,
-                lw=2 if thick else 1, zorder=2, solid_capstyle="butt")
+        (thick if block and t % block == 0 and 0 < t < n0 else thin).append([(-0.5, t - 0.5), (n1 - 0.5, t - 0.5)])
     for t in range(n1 + 1):
-        thick = block and t % block == 0 and 0 < t < n1
-        ax.plot([t - 0.5, t - 0.5], [-0.5, n0 - 0.5], color=pal.muted if thick else pal.grid,
-                lw=2 if thick else 1, zorder=2, solid_capstyle="butt")
+        (thick if block and t % block == 0 and 0 < t < n1 else thin).append([(t - 0.5, -0.5), (t - 0.5, n0 - 0.5)])
+    ax.add_collection(LineCollection(thin, colors=pal.grid, linewidths=1, zorder=2, capstyle="butt"))
+    if thick:
+        ax.add_collection(LineCollection(thick, colors=pal.muted, linewidths=2, zorder=2, capstyle="butt"))
     for r, c, h, w in boxes:
         ax.add_patch(Rectangle((c - 0.5, r - 0.5), w, h, facecolor="none", edgecolor=pal.c[1],
                                lw=2.5, zorder=4))

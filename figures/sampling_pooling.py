@@ -162,7 +162,7 @@ def _num(digits):
     return lambda v: "0" if v == 0 else f"{v:.{digits}f}"
 
 
-@figure("pooling-backprop", size=(6.4, 4.6))
+@figure("pooling-backprop", size=(6.4, 5.0))
 def pooling_backprop(fig, pal):
     """2x2/stride-2 max and average pooling on a 4x4 input: forward values and backward routing."""
     ymax, dmax = pool_forward_backward(POOL_X, POOL_G, "max")
