@@ -34,7 +34,6 @@ def vgg16_layers(size=224):
 @figure("vgg16-cost-split", size=(6.4, 3.8))
 def vgg16_cost_split(fig, pal):
     """Share of parameters vs share of multiply-adds, per VGG-16 stage."""
-    fig.set_layout_engine("constrained")
     rows = vgg16_layers()
     total_p = sum(r[1] for r in rows)
     total_m = sum(r[2] for r in rows)
@@ -43,51 +42,54 @@ def vgg16_cost_split(fig, pal):
     groups = ["conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"]
     p = [sum(r[1] for r in rows if r[0].startswith(g)) / total_p * 100 for g in groups]
     m = [sum(r[2] for r in rows if r[0].startswith(g)) / total_m * 100 for g in groups]
+    assert round(p[5]) == 74
     ax = fig.subplots()
     x = np.arange(len(groups))
-    ax.bar(x - 0.2, p, width=0.38, color=pal.c[0], label=f"参数量（共 {total_p / 1e6:.1f}M）")
-    ax.bar(x + 0.2, m, width=0.38, color=pal.c[1], label=f"乘加 MACs（共 {total_m / 1e9:.2f}G）")
-    for xi, v in zip(x, p):
-        if v > 3:
-            ax.text(xi - 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=12, color=pal.c[0])
-    for xi, v in zip(x, m):
-        if v > 3:
-            ax.text(xi + 0.2, v + 1, f"{v:.0f}%", ha="center", fontsize=12, color=pal.c[1])
+    for shares, dx, col, label in ((p, -0.2, pal.c[0], f"参数量（共 {total_p / 1e6:.1f}M）"),
+                                   (m, 0.2, pal.c[1], f"乘加（共 {total_m / 1e9:.2f}G）")):
+        ax.bar(x + dx, shares, width=0.38, color=col, label=label)
+        for xi, v in zip(x, shares):
+            if v > 8:  # at most one number per stage, so the numbers never crowd
+                ax.text(xi + dx, v + 1, f"{v:.0f}%", ha="center", va="bottom", color=col, fontsize="small")
     ax.set_xticks(x)
-    ax.set_xticklabels(groups, fontsize=12)
+    ax.set_xticklabels([g.replace("conv", "c") for g in groups])
+    ax.set_xlabel("阶段（c1–c5：卷积块）")
     ax.set_ylabel("占总量 (%)")
     ax.set_ylim(0, 85)
-    ax.set_title("VGG-16（224×224）：参数与计算量分布", color=pal.fg, fontsize=14)
-    ax.grid(True, axis="y", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
+    ax.set_yticks([0, 20, 40, 60, 80])
+    ax.grid(True, axis="y")
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper left")
 
 
 # ---------------------------------------------------------------- stacked 3x3 vs one big kernel
 
-@figure("stacked-3x3-vs-large", size=(6.4, 3.6))
+@figure("stacked-3x3-vs-large", size=(6.4, 3.8))
 def stacked_3x3_vs_large(fig, pal):
     """Weights per C_in*C_out (C channels in and out) for one k x k conv vs (k-1)/2 stacked 3x3 convs."""
-    fig.set_layout_engine("constrained")
     ks = np.array([5, 7, 9, 11])
     n3 = (ks - 1) // 2
     big = ks ** 2
     stacked = 9 * n3
     rf = 1 + 2 * n3
     assert (rf == ks).all()
+    saved = 1 - stacked / big
+    assert [f"{v:.0%}" for v in saved[:2]] == ["28%", "45%"]
     ax = fig.subplots()
     x = np.arange(len(ks))
     ax.bar(x - 0.2, big, width=0.38, color=pal.c[1], label="一个 k×k 卷积")
-    ax.bar(x + 0.2, stacked, width=0.38, color=pal.c[0], label="堆叠的 3×3 卷积")
-    for xi, b, s_, n in zip(x, big, stacked, n3):
-        ax.text(xi - 0.2, b + 2, f"{b}", ha="center", fontsize=12, color=pal.c[1])
-        ax.text(xi + 0.2, s_ + 2, f"{s_}\n−{1 - s_ / b:.0%}", ha="center", fontsize=12, color=pal.c[0])
+    ax.bar(x + 0.2, stacked, width=0.38, color=pal.c[0], label="(k−1)/2 个 3×3 卷积")
+    for xi, b, s_, f in zip(x, big, stacked, saved):
+        ax.text(xi - 0.2, b + 2, f"{b}", ha="center", va="bottom", color=pal.c[1], fontsize="small")
+        ax.text(xi + 0.2, s_ + 2, f"{s_}", ha="center", va="bottom", color=pal.c[0], fontsize="small")
     ax.set_xticks(x)
-    ax.set_xticklabels([f"k={k}\n{n} 个 3×3" for k, n in zip(ks, n3)])
+    ax.set_xticklabels([f"k={k}" for k in ks])
+    ax.set_xlabel("感受野 k×k")
     ax.set_ylabel("权重数 / C²")
     ax.set_ylim(0, 145)
-    ax.set_title("感受野同为 k×k，输入输出都是 C 通道", color=pal.fg, fontsize=14)
-    ax.grid(True, axis="y", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
+    ax.grid(True, axis="y")
+    ax.set_axisbelow(True)
+    ax.legend(loc="upper left")
 
 
 # ---------------------------------------------------------------- evolution of classification CNNs
@@ -107,25 +109,27 @@ CNN_TIMELINE = [
 ]
 
 
-@figure("cnn-evolution", size=(6.4, 4.4))
+@figure("cnn-evolution", size=(6.4, 5.0))
 def cnn_evolution(fig, pal):
-    fig.set_layout_engine("constrained")
     ax = fig.subplots()
-    # label offsets in points, measured from the dot to the label's vertical centre
-    offsets = {"AlexNet": (10, 0), "VGG-16": (-16, 10), "GoogLeNet": (10, -12), "ResNet-50": (10, 0),
-               "ResNet-152": (-12, 6), "DenseNet-121": (9, -1), "MobileNetV2": (9, -14),
-               "EfficientNet-B0": (9, 8), "ConvNeXt-T": (-12, 8)}
-    for i, (name, year, acc, params) in enumerate(CNN_TIMELINE):
+    # label offsets in points from the dot; the label is left of the dot when dx < 0
+    offsets = {"AlexNet": (10, 0), "VGG-16": (-16, -2), "GoogLeNet": (8, -16), "ResNet-50": (-9, -3),
+               "ResNet-152": (-11, 14), "DenseNet-121": (7, 0), "MobileNetV2": (7, -16),
+               "EfficientNet-B0": (-6, 16), "ConvNeXt-T": (-9, 8)}
+    for name, year, acc, params in CNN_TIMELINE:
         light = params < 10e6
         ax.scatter([year], [acc], s=20 + params / 1e6 * 4, color=pal.c[2] if light else pal.c[0],
                    alpha=0.75, edgecolor=pal.fg, lw=0.6, zorder=3)
         dx, dy = offsets[name]
         ax.annotate(f"{name}\n{params / 1e6:.1f}M", (year, acc), textcoords="offset points",
-                    xytext=(dx, dy), ha="left" if dx > 0 else "right", va="center", fontsize=12,
-                    color=pal.fg)
-    ax.set_xlim(2011, 2023.5)
-    ax.set_ylim(52, 87)
+                    xytext=(dx, dy), ha="left" if dx > 0 else "right", va="center", color=pal.fg,
+                    fontsize="small", linespacing=1.1)
+    for col, label in ((pal.c[0], "≥ 10M 参数"), (pal.c[2], "< 10M 参数")):
+        ax.scatter([], [], s=60, color=col, alpha=0.75, edgecolor=pal.fg, lw=0.6, label=label)
+    ax.set_xlim(2010.6, 2023.4)
+    ax.set_ylim(50, 90)
+    ax.set_xticks([2012, 2015, 2018, 2021])
     ax.set_xlabel("发表年份")
-    ax.set_ylabel("ImageNet top-1 准确率 (%)")
-    ax.set_title("点面积 ∝ 参数量；绿色：< 10M（高效设计）", color=pal.muted, fontsize=13)
-    ax.grid(True, color=pal.grid, lw=0.6)
+    ax.set_ylabel("top-1 准确率 (%)")
+    ax.grid(True)
+    ax.legend(loc="lower right", handletextpad=0.3)

@@ -17,8 +17,9 @@ def loss_vs_prob(fig, pal):
     ax.set_ylabel("损失")
     ax.set_ylim(0, 3)
     ax.set_xlim(0, 1)
-    ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, loc="upper right")
+    ax.set_yticks([0, 1, 2, 3])
+    ax.grid(True)
+    ax.legend(loc="upper right")
 
 
 @figure("loss-vs-margin", size=(6.4, 3.8))
@@ -27,15 +28,15 @@ def loss_vs_margin(fig, pal):
     m = np.linspace(-2, 2.5, 600)
     ax = fig.subplots()
     ax.plot(m, (m <= 0).astype(float), color=pal.muted, lw=2, label="0-1 损失")
-    ax.plot(m, np.maximum(0, 1 - m), color=pal.c[1], lw=2.2, label="hinge  max(0, 1−m)")
-    ax.plot(m, np.logaddexp(0, -m) / np.log(2), color=pal.c[0], lw=2.2,
-            label="logistic (CE)  $\\log_2(1+e^{-m})$")
-    ax.plot(m, (1 - m) ** 2, color=pal.c[2], lw=2, ls="-.", label="平方  (1−m)²")
-    ax.set_xlabel("间隔 (margin)  m = y·f(x)")
+    ax.plot(m, np.maximum(0, 1 - m), color=pal.c[1], lw=2.2, label="hinge")
+    ax.plot(m, np.logaddexp(0, -m) / np.log(2), color=pal.c[0], lw=2.2, label="logistic (CE)")
+    ax.plot(m, (1 - m) ** 2, color=pal.c[2], lw=2, ls="-.", label="平方")
+    ax.set_xlabel("间隔 m = y·f(x)")
     ax.set_ylabel("损失")
     ax.set_ylim(0, 4)
-    ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, loc="upper right")
+    ax.grid(True)
+    # top right: above every curve there (the square loss is 2.25 at m = 2.5)
+    ax.legend(loc="upper right")
 
 
 def smooth_l1(e, beta=1.0):
@@ -43,7 +44,7 @@ def smooth_l1(e, beta=1.0):
     return np.where(a < beta, 0.5 * e ** 2 / beta, a - 0.5 * beta)
 
 
-@figure("loss-regression", size=(6.4, 3.6))
+@figure("loss-regression", size=(6.4, 3.9))
 def loss_regression(fig, pal):
     """MSE, L1 and smooth L1 (beta = 1) and their derivatives w.r.t. the error e."""
     e = np.linspace(-3, 3, 601)
@@ -53,12 +54,14 @@ def loss_regression(fig, pal):
     ax1.plot(e, smooth_l1(e), color=pal.c[3], lw=2.2, ls="--", label="smooth L1")
     ax1.set_ylim(0, 3.2)
     ax1.set_title("损失")
-    ax1.legend(frameon=False, loc="upper center")
     ax2.plot(e, e, color=pal.c[0], lw=2)
     ax2.plot(e, np.sign(e), color=pal.c[1], lw=2)
     ax2.plot(e, np.clip(e, -1, 1), color=pal.c[3], lw=2.2, ls="--")
     ax2.set_ylim(-3, 3)
-    ax2.set_title("梯度 d损失/de")
+    ax2.set_title("梯度")
     for ax in (ax1, ax2):
-        ax.grid(True, color=pal.grid, lw=0.6)
-    fig.supxlabel("误差 e = 预测 − 目标", fontsize=14)
+        ax.grid(True)
+        ax.set_xlabel("误差 e")
+        ax.set_xticks([-2, 0, 2])
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center", ncol=3,
+               handlelength=1.5, columnspacing=1.0, handletextpad=0.5)

@@ -5,7 +5,10 @@ the layer recursion, transposed convolutions by actually running them, costs fro
 """
 import numpy as np
 
+from matplotlib.patches import Rectangle
+
 from deckgen.figure_api import figure
+from _cells import bare, draw_cells, ramp, two_tone
 from _ops import conv_transpose2d
 
 
@@ -13,13 +16,8 @@ from _ops import conv_transpose2d
 
 def xcorr2d(x, k):
     """'valid' 2-D cross-correlation: what deep-learning frameworks call convolution."""
-    kh, kw = k.shape
-    oh, ow = x.shape[0] - kh + 1, x.shape[1] - kw + 1
-    out = np.zeros((oh, ow))
-    for i in range(oh):
-        for j in range(ow):
-            out[i, j] = np.sum(x[i:i + kh, j:j + kw] * k)
-    return out
+    win = np.lib.stride_tricks.sliding_window_view(x, k.shape)
+    return np.einsum("ijkl,kl->ij", win, k)
 
 
 def conv2d_true(x, k):
@@ -47,45 +45,17 @@ def receptive_fields(layers):
 
 
 def _grid(ax, n, pal):
+    """An empty n x n pixel grid."""
     for t in range(n + 1):
         ax.plot([t - 0.5, t - 0.5], [-0.5, n - 0.5], color=pal.grid, lw=1, zorder=1)
         ax.plot([-0.5, n - 0.5], [t - 0.5, t - 0.5], color=pal.grid, lw=1, zorder=1)
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylim(n - 0.4, -0.6)
     ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for sp in ax.spines.values():
-        sp.set_visible(False)
-
-
-def _matrix(ax, m, pal, fmt="{:g}", zero_color=None, fs=12, hi=None):
-    n0, n1 = m.shape
-    vmax = np.abs(m).max() or 1
-    for i in range(n0):
-        for j in range(n1):
-            v = m[i, j]
-            if hi is not None and hi[i, j]:
-                ax.add_patch(_rect(j - 0.5, i - 0.5, 1, 1, pal.c[0], 0.35))
-            elif v != 0:
-                ax.add_patch(_rect(j - 0.5, i - 0.5, 1, 1, pal.c[0], 0.1 + 0.45 * abs(v) / vmax))
-            color = pal.fg if v != 0 else (zero_color or pal.muted)
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=fs, color=color)
-    ax.set_xlim(-0.5, n1 - 0.5)
-    ax.set_ylim(n0 - 0.5, -0.5)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for t in range(n0 + 1):
-        ax.axhline(t - 0.5, color=pal.grid, lw=0.8)
-    for t in range(n1 + 1):
-        ax.axvline(t - 0.5, color=pal.grid, lw=0.8)
-    for sp in ax.spines.values():
-        sp.set_visible(False)
+    bare(ax)
 
 
 def _rect(x, y, w, h, color, alpha, fill=True, lw=0):
-    from matplotlib.patches import Rectangle
     return Rectangle((x, y), w, h, facecolor=color if fill else "none", edgecolor=color,
                      alpha=alpha, lw=lw, zorder=2)
 
@@ -96,7 +66,6 @@ def _rect(x, y, w, h, color, alpha, fill=True, lw=0):
 def dilated_conv_grid(fig, pal):
     """Sampling positions of a 3x3 kernel at dilation 1, 2, 3 on a 9x9 input."""
     n, k = 9, 3
-    fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 3)
     c = n // 2
     for ax, d in zip(axes, (1, 2, 3)):
@@ -108,8 +77,7 @@ def dilated_conv_grid(fig, pal):
         for a in (-1, 0, 1):
             for b in (-1, 0, 1):
                 ax.add_patch(_rect(c + a * d - 0.5, c + b * d - 0.5, 1, 1, pal.c[0], 0.9))
-        ax.set_title(f"d={d}:  $k_{{eff}}$={keff}", color=pal.fg)
-    fig.supxlabel("3×3 卷积核，每种都只有 9 个权重", color=pal.muted, fontsize=13)
+        ax.set_title(f"d={d}，{keff}×{keff}")
 
 
 @figure("receptive-field-growth", size=(6.4, 3.8))
@@ -122,28 +90,31 @@ def receptive_field_growth(fig, pal):
     dilated = receptive_fields([(3, 1, 2 ** l) for l in range(L)])
     assert plain == [2 * l + 1 for l in ls]
     assert strided == dilated == [2 ** (l + 1) - 1 for l in ls]
-    fig.set_layout_engine("constrained")
     ax = fig.subplots()
-    ax.plot(ls, plain, "o-", color=pal.c[0], lw=2, label="普通 3×3，s=1")
-    ax.plot(ls, strided, "s-", color=pal.c[1], lw=4, alpha=0.6, label="3×3，s=2（特征图每层缩小一半）")
-    ax.plot(ls, dilated, "^--", color=pal.c[2], lw=2, label="3×3，d=1,2,4,…（尺寸不变）")
+    ax.plot(ls, plain, "o-", color=pal.c[0], lw=2, label="普通，s=1")
+    ax.plot(ls, strided, "s-", color=pal.c[1], lw=5, alpha=0.6, label="步长 s=2（尺寸减半）")
+    ax.plot(ls, dilated, "^--", color=pal.c[2], lw=2, label="扩张 d=1,2,4,…")
     for l, r in zip(ls, dilated):
-        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(-14, 6), color=pal.c[1], fontsize=12)
+        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(-5, 5), ha="right",
+                    color=pal.c[1], fontsize="small")
     for l, r in zip(ls, plain):
-        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(4, -14), color=pal.c[0], fontsize=12)
+        ax.annotate(str(r), (l, r), textcoords="offset points", xytext=(4, -5), ha="left", va="top",
+                    color=pal.c[0], fontsize="small")
     ax.set_yscale("log", base=2)
-    ax.set_yticks([2, 4, 8, 16, 32, 64, 128])
-    ax.set_yticklabels(["2", "4", "8", "16", "32", "64", "128"])
+    ax.set_yticks([2, 8, 32, 128])
+    ax.set_yticklabels(["2", "8", "32", "128"])
+    ax.minorticks_off()
+    ax.set_ylim(1.6, 400)
+    ax.set_xlim(0.6, 6.4)
     ax.set_xlabel("堆叠层数 L")
     ax.set_ylabel("感受野 (px)")
-    ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=12, loc="upper left", labelcolor=pal.fg)
+    ax.grid(True)
+    ax.legend(loc="upper left")
 
 
 @figure("dilated-gridding", size=(6.4, 3.5))
 def dilated_gridding(fig, pal):
     """Which input pixels reach one output after three 3x3 layers, dilations (2,2,2) vs (1,2,5)."""
-    fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 2)
     for ax, ds in zip(axes, ((2, 2, 2), (1, 2, 5))):
         rf = 1 + sum(2 * d for d in ds)
@@ -159,26 +130,16 @@ def dilated_gridding(fig, pal):
             acc = out
         assert acc.shape == (rf, rf)
         holes = np.mean(acc == 0)
-        ax.imshow(acc > 0, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"d={ds}\n感受野 {rf}×{rf}，未用到 {holes:.0%}", color=pal.fg, fontsize=14)
-    fig.supxlabel("着色：能影响中心输出的输入像素", color=pal.muted, fontsize=13)
-
-
-def _ramp(pal):
-    from matplotlib.colors import LinearSegmentedColormap
-    return LinearSegmentedColormap.from_list("ramp", [pal.grid, pal.c[0]])
-
-
-def _two_tone(pal):
-    from matplotlib.colors import ListedColormap
-    return ListedColormap([pal.grid, pal.c[0]])
+        ax.imshow(acc > 0, cmap=two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
+        bare(ax)
+        ax.set_title(f"d = {', '.join(map(str, ds))}\n{rf}×{rf}，{holes:.0%} 未用到")
+        if ds == (2, 2, 2):
+            assert (rf, f"{holes:.0%}") == (13, "71%")
 
 
 # ---------------------------------------------------------------- transposed convolution
 
-@figure("transposed-conv-steps", size=(6.4, 3.3))
+@figure("transposed-conv-steps", size=(6.4, 3.0))
 def transposed_conv_steps(fig, pal):
     """i=3, k=3, s=2, p=1: zero-insertion + padding + stride-1 conv gives the 5x5 output."""
     x = np.arange(1, 10, dtype=float).reshape(3, 3)
@@ -190,42 +151,35 @@ def transposed_conv_steps(fig, pal):
     assert np.allclose(via_zeros, direct)
     o = (3 - 1) * s - 2 * p + 3
     assert direct.shape == (o, o) == (5, 5)
-    fig.set_layout_engine("constrained")
+    assert direct[1, 1] == 1 + 2 + 4 + 5 == 12
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 7, 5]})
-    _matrix(axes[0], x, pal, fmt="{:.0f}", fs=13)
-    axes[0].set_title("输入 3×3", color=pal.fg, fontsize=13)
-    hi = np.zeros_like(z, dtype=bool)
-    hi[1:4, 1:4] = True
-    _matrix(axes[1], z, pal, fmt="{:.0f}", fs=12, hi=hi)
-    axes[1].set_title("插 s−1=1 个零，补 k−1−p=1 圈", color=pal.fg, fontsize=13)
-    out_hi = np.zeros_like(direct, dtype=bool)
-    out_hi[1, 1] = True
-    assert direct[1, 1] == 1 + 2 + 4 + 5
-    _matrix(axes[2], direct, pal, fmt="{:.0f}", fs=12, hi=out_hi)
-    axes[2].set_title(f"输出 {o}×{o}\n(3−1)·2 − 2·1 + 3 = {o}", color=pal.fg, fontsize=13)
-    fig.supxlabel("3×3 全 1 核在中间网格上做步长 1 的卷积", color=pal.muted, fontsize=13)
+    draw_cells(axes[0], x, pal, fmt="{:.0f}", size=(7, 3))
+    axes[0].set_title("输入")
+    # the 3x3 window that gives output (1, 1), and that output
+    draw_cells(axes[1], z, pal, fmt="{:.0f}", boxes=[(1, 1, 3, 3)])
+    axes[1].set_title("插零、补边")
+    # two-digit numbers: one step smaller, so that neighbours stay apart
+    draw_cells(axes[2], direct, pal, fmt="{:.0f}", boxes=[(1, 1, 1, 1)], size=(7, 5), fontsize="small")
+    axes[2].set_title(f"输出 {o}×{o}")
 
 
-@figure("transposed-conv-checkerboard", size=(6.4, 3.3))
+@figure("transposed-conv-checkerboard", size=(6.4, 3.6))
 def transposed_conv_checkerboard(fig, pal):
-    """Overlap count of a stride-2 transposed conv: k=3 (uneven) vs k=4 (even)."""
-    x = np.ones((6, 6))
-    fig.set_layout_engine("constrained")
+    """Overlap count of a stride-2 transposed conv on a 4x4 input: k=3 (uneven) vs k=4 (even)."""
+    x = np.ones((4, 4))
     axes = fig.subplots(1, 2)
     for ax, kk in zip(axes, (3, 4)):
         out = conv_transpose2d(x, np.ones((kk, kk)), 2, 0)
         inner = out[kk:-kk, kk:-kk]
         vals = sorted(int(v) for v in set(inner.ravel()))
-        ax.imshow(out, cmap=_ramp(pal), vmin=0, vmax=4, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(f"k={kk}，s=2：内部 {vals}", color=pal.fg, fontsize=14)
-    fig.supxlabel("输入和核全为 1：每个输出叠加了几个输入像素", color=pal.muted, fontsize=13)
+        assert vals == ([1, 2, 4] if kk == 3 else [4])
+        draw_cells(ax, out, pal, fmt="{:.0f}", size=(10, 10), fontsize="small")
+        ax.set_title(f"k={kk}，s=2")
 
 
 # ---------------------------------------------------------------- convolution vs cross-correlation
 
-@figure("conv-vs-xcorr", size=(6.4, 2.8))
+@figure("conv-vs-xcorr", size=(6.4, 2.9))
 def conv_vs_xcorr(fig, pal):
     """An impulse through cross-correlation returns the kernel rotated 180°, through convolution the kernel."""
     k = np.arange(1, 10, dtype=float).reshape(3, 3)
@@ -235,35 +189,31 @@ def conv_vs_xcorr(fig, pal):
     cv = conv2d_true(np.pad(x, 1), k)[1:-1, 1:-1]
     assert np.array_equal(xc, k[::-1, ::-1])
     assert np.array_equal(cv, k)
-    fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 3)
-    for ax, m, t in zip(axes, (k, xc, cv), ("卷积核 K", "脉冲的互相关\n（即 CNN 的卷积）", "脉冲的真卷积")):
-        _matrix(ax, m, pal, fmt="{:.0f}", fs=14)
-        ax.set_title(t, color=pal.fg, fontsize=13)
+    for ax, m, t in zip(axes, (k, xc, cv), ("核 K", "互相关\n（CNN 的卷积）", "真卷积")):
+        draw_cells(ax, m, pal, fmt="{:.0f}", size=(3, 3.6))
+        ax.set_title(t)
 
 
 # ---------------------------------------------------------------- standard / group / depthwise
 
-@figure("conv-connectivity", size=(6.4, 2.9))
+@figure("conv-connectivity", size=(6.4, 3.1))
 def conv_connectivity(fig, pal):
     """Which input channel feeds which output channel (8 -> 8 channels)."""
     c, g = 8, 4
     full = np.ones((c, c))
     group = np.kron(np.eye(g), np.ones((c // g, c // g)))
     dw = np.eye(c)
-    fig.set_layout_engine("constrained")
     axes = fig.subplots(1, 4)
-    titles = ("标准", f"分组 g={g}", "逐通道 (dw)", "逐点 1×1")
+    titles = ("标准", f"分组 g={g}", "逐通道", "逐点 1×1")
     mats = (full, group, dw, full)
     ks = (9, 9, 9, 1)
     for ax, m, t, kk in zip(axes, mats, titles, ks):
-        ax.imshow(m, cmap=_two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(t, color=pal.fg, fontsize=13)
-        ax.set_xlabel(f"{int(m.sum()) * kk} 个权重", color=pal.muted, fontsize=12)
-    axes[0].set_ylabel("输出通道", fontsize=12)
-    fig.supxlabel("列：输入通道；除 1×1 外都是 3×3 核", color=pal.muted, fontsize=13)
+        ax.imshow(m, cmap=two_tone(pal), vmin=0, vmax=1, interpolation="nearest")
+        bare(ax)
+        ax.set_title(t, fontsize="medium")
+        ax.set_xlabel(f"{int(m.sum()) * kk} 个权重", fontsize="small")
+    axes[0].set_ylabel("输出通道")
 
 
 def conv_cost(k, cin, cout, h, w, groups=1):
@@ -284,24 +234,28 @@ def conv_cost_fig(fig, pal):
     assert std == (589824, 115605504)
     assert sep == (67840, 13296640)
     assert grp == (18432, 3612672)
-    names = ["标准", "分组 g=32", "逐通道\n+ 逐点"]
+    names = ["标准", "分组 g=32", "逐通道\n+逐点"]
     vals = [std, grp, sep]
-    fig.set_layout_engine("constrained")
     ax = fig.subplots()
     y = np.arange(len(names))
-    ax.barh(y + 0.2, [v[0] / 1e3 for v in vals], height=0.38, color=pal.c[0], label="参数量 (K)")
-    ax.barh(y - 0.2, [v[1] / 1e6 for v in vals], height=0.38, color=pal.c[1], label="乘加 MACs (M)")
+    ax.barh(y - 0.2, [v[0] / 1e3 for v in vals], height=0.38, color=pal.c[0], label="参数量 (K)")
+    ax.barh(y + 0.2, [v[1] / 1e6 for v in vals], height=0.38, color=pal.c[1], label="乘加次数 (M)")
     for yi, v in zip(y, vals):
-        ax.text(v[0] / 1e3 * 1.1, yi + 0.2, f"{v[0] / 1e3:.1f}K", va="center", fontsize=12, color=pal.fg)
-        ax.text(v[1] / 1e6 * 1.1, yi - 0.2, f"{v[1] / 1e6:.1f}M", va="center", fontsize=12, color=pal.fg)
+        ax.text(v[0] / 1e3 * 1.15, yi - 0.2, f"{v[0] / 1e3:.1f}K", va="center", color=pal.c[0],
+                fontsize="small")
+        ax.text(v[1] / 1e6 * 1.15, yi + 0.2, f"{v[1] / 1e6:.1f}M", va="center", color=pal.c[1],
+                fontsize="small")
     ax.set_xscale("log")
-    ax.set_xlim(1, 3000)
+    ax.set_xlim(1, 8000)
+    ax.set_xticks([1, 10, 100, 1000])
+    ax.set_xticklabels(["1", "10", "100", "1000"])
+    ax.minorticks_off()
     ax.set_yticks(y)
-    ax.set_yticklabels(names, fontsize=13)
+    ax.set_yticklabels(names)
     ax.invert_yaxis()
-    ax.set_title("3×3 卷积，256→256 通道，14×14 特征图", color=pal.fg, fontsize=14)
-    ax.grid(True, axis="x", color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, fontsize=12, loc="lower right", labelcolor=pal.fg)
+    ax.grid(True, axis="x")
+    ax.set_axisbelow(True)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncol=2)
 
 
 # ---------------------------------------------------------------- depthwise speed: roofline
@@ -324,31 +278,38 @@ def layer_roofline(kind, c=128, h=56, k=3, bytes_per=4):
     return flops, traffic
 
 
-@figure("dw-roofline", size=(6.4, 4.0))
+@figure("dw-roofline", size=(6.4, 4.9))
 def dw_roofline(fig, pal):
     """Roofline of a V100-class GPU with three real layers (128 channels, 56x56, FP32)."""
-    fig.set_layout_engine("constrained")
     ax = fig.subplots()
     ai = np.logspace(-1, 3, 200)
     ax.plot(ai, np.minimum(PEAK, ai * BW) / 1e12, color=pal.fg, lw=2)
     ridge = PEAK / BW
-    ax.plot([ridge, ridge], [0.08, PEAK / 1e12], color=pal.muted, ls=":", lw=1)  # up to the roof only
-    ax.text(ridge * 1.1, 0.12, f"拐点 {ridge:.1f}", color=pal.muted, fontsize=12)
-    labels = {"standard": "3×3 标准卷积", "depthwise": "3×3 逐通道", "pointwise": "1×1 逐点"}
+    assert f"{ridge:.1f}" == "17.4"
+    ax.plot([ridge, ridge], [0.08, PEAK / 1e12], color=pal.muted, ls=":", lw=1.2)  # up to the roof only
+    ax.text(ridge * 1.12, 0.1, f"拐点 {ridge:.1f}", color=pal.muted, va="bottom")
+    labels = {"standard": "标准 3×3", "depthwise": "逐通道 3×3", "pointwise": "逐点 1×1"}
     for i, kind in enumerate(("standard", "pointwise", "depthwise")):
         f, t = layer_roofline(kind)
         a = f / t
         perf = min(PEAK, a * BW)
-        ax.plot([a], [perf / 1e12], "o", ms=10, color=pal.c[i])
-        off = {"standard": (-120, 14), "pointwise": (-8, -48), "depthwise": (12, -44)}[kind]
-        sep = "\n" if kind == "depthwise" else "，"  # narrow: it must end left of the ridge line
-        ax.annotate(f"{labels[kind]}\n{a:.1f} FLOP/B{sep}≤{perf / PEAK:.0%} 峰值", (a, perf / 1e12),
-                    textcoords="offset points", xytext=off, color=pal.c[i], fontsize=12)
+        share = f"，至多 {perf / PEAK:.0%} 峰值" if perf < PEAK else ""
+        num = f"{a:.1f}" if a < 100 else f"{a:.0f}"
+        ax.plot([a], [perf / 1e12], "o", ms=10, color=pal.c[i], label=f"{labels[kind]}：{num}{share}")
+        if kind == "depthwise":
+            assert (f"{a:.1f}", f"{perf / PEAK:.0%}") == ("2.2", "13%")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(0.1, 1000)
-    ax.set_ylim(0.08, 60)
-    ax.set_xlabel("算术强度 (FLOP / byte)")
+    ax.set_ylim(0.08, 40)
+    ax.set_xticks([0.1, 1, 10, 100, 1000])
+    ax.set_xticklabels(["0.1", "1", "10", "100", "1000"])
+    ax.set_yticks([0.1, 1, 10])
+    ax.set_yticklabels(["0.1", "1", "10"])
+    ax.minorticks_off()
+    ax.set_xlabel("算术强度 (FLOP/字节)")
     ax.set_ylabel("可达 TFLOP/s")
-    ax.set_title("V100 FP32: 15.7 TFLOP/s, 900 GB/s", color=pal.fg, fontsize=14)
-    ax.grid(True, which="major", color=pal.grid, lw=0.6)
+    ax.set_title("V100 FP32：15.7 TFLOP/s，900 GB/s")
+    ax.grid(True, which="major")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1,
+               handletextpad=0.3)

@@ -3,15 +3,12 @@
 Every figure is computed from seeded synthetic data; numbers printed in a figure are the ones
 the cards quote.
 """
+from functools import cache
+
 import numpy as np
 
 from deckgen.figure_api import figure
-
-
-def _style(ax, pal):
-    ax.grid(True, color=pal.grid, linewidth=0.6)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+from _act import sigmoid
 
 
 def _gd_path(H, w_star, w0, lr, steps):
@@ -59,13 +56,14 @@ def scaling_gd_contours(fig, pal):
         ax.contour(W1, W2, L, levels=levels, colors=pal.muted, linewidths=0.8)
         ax.plot(path[:, 0], path[:, 1], "-o", color=pal.c[1], markersize=3, linewidth=1.2)
         ax.plot(*w_star, "*", color=pal.c[2], markersize=12)
-        gap = loss(path[-1]) / loss(w0)
+        gap = loss(path[-1]) / loss(w0)  # share of the initial loss left after the 20 steps
         kappa = lam.max() / lam.min()
-        left = f"{gap:.0e}" if gap > 1e-12 else "< 1e-12"
-        ax.set_title(("标准化后" if scaled else "原始（std 1 与 5）") + f"\nκ = {kappa:.1f}")
+        left = f"{gap:.0%}" if gap > 1e-4 else "≈ 0"
+        if not scaled:
+            assert (f"{kappa:.0f}", left) == ("21", "2%")
+        ax.set_title(("标准化后" if scaled else "原始特征") + f"\nκ = {kappa:.1f}，损失剩 {left}")
         ax.set_aspect("equal")
-        # under the axes, where no contour can run through it
-        ax.set_xlabel(f"$w_1$\n{steps} 步后剩余损失 {left}")
+        ax.set_xlabel("$w_1$")
         ax.set_ylabel("$w_2$")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -77,7 +75,7 @@ def _skew(v):
     return (d**3).mean() / (d**2).mean() ** 1.5
 
 
-@figure("skewed-feature-hist", size=(6.4, 4.6))
+@figure("skewed-feature-hist", size=(6.4, 5.0))
 def skewed_feature_hist(fig, pal):
     """A log-normal (income-like) feature: raw, min-max, z-score and log then z-score."""
     rng = np.random.default_rng(1)
@@ -88,21 +86,26 @@ def skewed_feature_hist(fig, pal):
     lz = (lz - lz.mean()) / lz.std()
     panels = [
         ("原始", x / 1e3, "数值 / 1000", pal.c[0]),
-        ("min-max", mm, "", pal.c[1]),
-        ("z-score", z, "", pal.c[2]),
-        ("log 后 z-score", lz, "", pal.c[4]),
+        ("min-max", mm, "缩放到 [0, 1]", pal.c[1]),
+        ("z-score", z, "z", pal.c[2]),
+        ("log 后 z-score", lz, "z", pal.c[4]),
     ]
+    assert [f"{_skew(p[1]):.2f}" for p in panels] == ["4.43"] * 3 + ["0.06"]
     axes = fig.subplots(2, 2)
     for ax, (title, v, xlabel, col) in zip(axes.ravel(), panels):
-        ax.hist(v, bins=60, color=col, alpha=0.85)
-        ax.set_title(f"{title}：偏度 {_skew(v):.2f}")
-        if xlabel:
-            ax.set_xlabel(xlabel)
+        counts, _, _ = ax.hist(v, bins=60, color=col, alpha=0.85)
+        ax.set_ylim(0, counts.max() * 1.3)  # headroom for the skewness
+        ax.set_title(title)
+        # top right: above the right tail (and beside the bell of the last panel)
+        ax.text(0.98, 0.95, f"偏度 {_skew(v):.2f}", transform=ax.transAxes, ha="right", va="top")
+        ax.set_xlabel(xlabel)
         ax.set_yticks([])
-        _style(ax, pal)
+        ax.grid(True, axis="x")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("样本数")
 
 
-@figure("pca-loses-class", size=(6.4, 4.8))
+@figure("pca-loses-class", size=(6.4, 5.6))
 def pca_loses_class(fig, pal):
     """Two classes that differ only along the low-variance direction: PCA to 1-D keeps PC1."""
     rng = np.random.default_rng(2)
@@ -124,7 +127,7 @@ def pca_loses_class(fig, pal):
         pred = (np.abs(p - m1) < np.abs(p - m0)).astype(int)
         return (pred == y).mean()
 
-    gs = fig.add_gridspec(2, 2, height_ratios=[1.3, 1])
+    gs = fig.add_gridspec(2, 2, height_ratios=[1.5, 1])
     ax = fig.add_subplot(gs[0, :])
     for k, marker in ((0, "o"), (1, "^")):
         ax.scatter(*X[y == k].T, s=8, color=pal.c[k], marker=marker, alpha=0.7, label=f"类别 {k}")
@@ -136,16 +139,24 @@ def pca_loses_class(fig, pal):
     ax.set_aspect("equal")
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="upper left", markerscale=1.5)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.legend(loc="lower right", markerscale=1.5, handletextpad=0.2)  # the empty corner
+    quoted = []
     for j in (0, 1):
         a = fig.add_subplot(gs[1, j])
         p = Xc @ evecs[:, j]
         bins = np.linspace(p.min(), p.max(), 30)
         for k in (0, 1):
             a.hist(p[y == k], bins=bins, color=pal.c[k], alpha=0.6)
-        a.set_title(f"投影到 PC{j + 1}\n方差 {ratio[j]:.0%}，准确率 {centroid_acc(p):.0%}")
+        acc = centroid_acc(p)
+        quoted.append((f"{ratio[j]:.0%}", f"{acc:.0%}"))
+        a.set_title(f"PC{j + 1}：方差 {ratio[j]:.0%}\n准确率 {acc:.0%}")
+        a.set_xlabel(f"PC{j + 1} 坐标")
         a.set_yticks([])
-        _style(a, pal)
+        a.grid(True, axis="x")
+    fig.axes[1].set_ylabel("样本数")
+    assert quoted == [("92%", "50%"), ("8%", "99%")]
 
 
 def _logreg(X, y, w_class, steps=3000, lr=0.5):
@@ -155,14 +166,16 @@ def _logreg(X, y, w_class, steps=3000, lr=0.5):
     sw = np.where(y == 1, w_class[1], w_class[0])
     sw = sw / sw.sum()
     for _ in range(steps):
-        p = 1 / (1 + np.exp(-Xb @ w))
+        p = sigmoid(Xb @ w)
         w -= lr * Xb.T @ (sw * (p - y))
     return w
 
 
-@figure("imbalance-boundary", size=(6.4, 4.4))
-def imbalance_boundary(fig, pal):
-    """95:5 two-Gaussian problem: plain vs class-weighted logistic regression."""
+@cache
+def imbalance_experiment():
+    """95:5 two-Gaussian problem: plain vs class-weighted logistic regression, scored on a test
+    set of the same ratio. Returns the training data and [(name, w, accuracy, minority recall,
+    balanced accuracy)]."""
     rng = np.random.default_rng(3)
 
     def sample(n0, n1):
@@ -172,24 +185,41 @@ def imbalance_boundary(fig, pal):
     X, y = sample(950, 50)
     Xt, yt = sample(9500, 500)
     n0, n1 = (y == 0).sum(), (y == 1).sum()
-    fits = [("普通 CE", _logreg(X, y, (1.0, 1.0)), pal.c[3], "--"),
-            ("加权 CE", _logreg(X, y, (len(y) / (2 * n0), len(y) / (2 * n1))), pal.c[2], "-")]
-    ax = fig.subplots()
-    ax.scatter(*X[y == 0].T, s=6, color=pal.c[0], alpha=0.35)
-    ax.scatter(*X[y == 1].T, s=16, color=pal.c[1], marker="^")
-    xs = np.linspace(-3.5, 5.0, 2)
-    for name, w, col, ls in fits:
+    fits = []
+    for name, w_class in (("普通 CE", (1.0, 1.0)), ("加权 CE", (len(y) / (2 * n0), len(y) / (2 * n1)))):
+        w = _logreg(X, y, w_class)
         pred = (np.column_stack([Xt, np.ones(len(Xt))]) @ w > 0).astype(int)
         acc = (pred == yt).mean()
         rec = pred[yt == 1].mean()
         bal = 0.5 * (rec + (1 - pred[yt == 0].mean()))
-        ax.plot(xs, -(w[0] * xs + w[2]) / w[1], ls, color=col, lw=2,
-                label=f"{name}：准确率 {acc:.0%}，少数类召回 {rec:.0%}，平衡准确率 {bal:.0%}")
+        fits.append((name, w, acc, rec, bal))
+    return X, y, fits
+
+
+@figure("imbalance-boundary", size=(6.4, 5.0))
+def imbalance_boundary(fig, pal):
+    X, y, fits = imbalance_experiment()
+    assert [(f"{a:.0%}", f"{r:.0%}", f"{b:.0%}") for _, _, a, r, b in fits] == [
+        ("96%", "47%", "73%"), ("86%", "86%", "86%")]
+    ax = fig.subplots()
+    ax.scatter(*X[y == 0].T, s=6, color=pal.c[0], alpha=0.35, label="多数类 950")
+    ax.scatter(*X[y == 1].T, s=16, color=pal.c[1], marker="^", label="少数类 50")
+    points = ax.legend(loc="upper right", markerscale=1.6, handletextpad=0.2)
+    xs = np.linspace(-3.5, 5.0, 2)
+    lines = []
+    for (name, w, acc, rec, bal), col, ls in zip(fits, (pal.c[3], pal.c[2]), ("--", "-")):
+        (line,) = ax.plot(xs, -(w[0] * xs + w[2]) / w[1], ls, color=col, lw=2,
+                          label=f"{name}：准确率 {acc:.0%}\n少数类召回 {rec:.0%}\n平衡准确率 {bal:.0%}")
+        lines.append(line)
     ax.set_xlim(-3.5, 5.0)
     ax.set_ylim(-3.5, 4.5)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), frameon=False)
+    ax.set_xlabel("$x_1$")
+    ax.set_ylabel("$x_2$")
+    ax.add_artist(points)
+    fig.legend(handles=lines, loc="outside lower center", ncol=2, handlelength=1.5,
+               columnspacing=1.0, handletextpad=0.5)
 
 
 def _toy_image(rng):

@@ -1,20 +1,9 @@
 """Figures for content/engineering.md (工程与前沿)."""
 import numpy as np
+from matplotlib.patches import Rectangle
 
 from deckgen.figure_api import figure
-
-
-def _contrast(a, b):
-    """WCAG contrast ratio of two colours."""
-    from matplotlib.colors import to_rgb
-
-    def lum(c):
-        v = np.array(to_rgb(c))
-        v = np.where(v <= 0.03928, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-        return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]
-
-    hi, lo = sorted((lum(a), lum(b)), reverse=True)
-    return (hi + 0.05) / (lo + 0.05)
+from _cells import blend, ink, ramp
 
 
 def _softmax(z, axis=-1):
@@ -28,7 +17,7 @@ TEACHER_LOGITS = np.array([6.0, 3.5, 2.5, 0.0, -1.5])
 CLASSES = ["cat", "dog", "fox", "car", "ship"]
 
 
-@figure("softmax-temperature", size=(6.4, 3.6))
+@figure("softmax-temperature", size=(6.4, 3.8))
 def softmax_temperature(fig, pal):
     ax = fig.subplots()
     temps = (1, 3, 10)
@@ -36,18 +25,18 @@ def softmax_temperature(fig, pal):
     xs = np.arange(len(CLASSES))
     for k, T in enumerate(temps):
         p = _softmax(TEACHER_LOGITS / T)
-        ax.bar(xs + (k - 1) * width, p, width, color=pal.c[k], label=f"T = {T}")
-        # only the target class is labelled (the numbers the card quotes); the grid reads the rest
-        ax.text(xs[0] + (k - 1) * width, p[0] + 0.02, f"{p[0]:.2f}".lstrip("0"), ha="center",
-                va="bottom", color=pal.c[k])
+        # the target class's probability (the number the card quotes) in the legend, not on a bar
+        ax.bar(xs + (k - 1) * width, p, width, color=pal.c[k], label=f"T = {T}：cat {p[0]:.2f}")
+        if T in (1, 10):
+            assert f"{p[0]:.2f}" == {1: "0.90", 10: "0.29"}[T]
     ax.set_xticks(xs)
     ax.set_xticklabels([f"{c}\nz={z:g}" for c, z in zip(CLASSES, TEACHER_LOGITS)])
     ax.set_ylabel("softmax(z / T)")
-    ax.set_ylim(0, 1.05)
-    ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
-    ax.grid(True, axis="y", color=pal.grid, lw=0.6)
+    ax.set_ylim(0, 1.0)
+    ax.set_yticks([0, 0.5, 1])
+    ax.grid(True, axis="y")
     ax.set_axisbelow(True)
-    ax.legend(frameon=False, loc="upper right")
+    ax.legend(loc="upper right")
 
 
 # ---------------------------------------------------------------- attention map
@@ -60,13 +49,10 @@ def attention_weights(seed=0, n=6, d=64):
     return scaled, unscaled
 
 
-@figure("attention-map", size=(6.4, 3.6))
+@figure("attention-map", size=(6.4, 3.8))
 def attention_map(fig, pal):
-    from matplotlib.colors import LinearSegmentedColormap
-
     scaled, unscaled = attention_weights()
-    # card background -> series blue: weight 0 disappears into the card in both modes
-    cmap = LinearSegmentedColormap.from_list("attn", [pal.bg, pal.c[0]])
+    cmap = ramp(pal)  # weight 0 disappears into the card in both modes
     axes = fig.subplots(1, 2)
     n = scaled.shape[0]
     for ax, A, title in zip(axes, (scaled, unscaled), ("除以 $\\sqrt{d}$", "不缩放")):
@@ -74,9 +60,8 @@ def attention_map(fig, pal):
         for i in range(n):
             for j in range(n):
                 t = f"{A[i, j]:.2f}"
-                cell = cmap(A[i, j])
-                ink = max((pal.fg, pal.bg), key=lambda c: _contrast(c, cell))
-                ax.text(j, i, "1" if t == "1.00" else t[1:], ha="center", va="center", color=ink)
+                ax.text(j, i, "1" if t == "1.00" else t[1:], ha="center", va="center",
+                        color=ink(pal, cmap(A[i, j])), fontsize="small")
         ax.set_xticks(range(n))
         ax.set_yticks(range(n))
         ax.set_xticklabels([f"k{j+1}" for j in range(n)])
@@ -85,7 +70,9 @@ def attention_map(fig, pal):
         ax.tick_params(length=0)
         for s in ax.spines.values():
             s.set_visible(False)
+    axes[1].set_yticklabels([])
     axes[0].set_ylabel("查询（每行和为 1）")
+    fig.supxlabel("键")
 
 
 # ---------------------------------------------------------------- ring all-reduce
@@ -124,9 +111,6 @@ def ring_allreduce_states(n=4, seed=0):
 
 @figure("ring-allreduce", size=(6.4, 4.8))
 def ring_allreduce(fig, pal):
-    from matplotlib.colors import to_rgb
-    from matplotlib.patches import Rectangle
-
     n = 4
     snaps, ok = ring_allreduce_states(n)
     assert ok
@@ -136,45 +120,43 @@ def ring_allreduce(fig, pal):
         for w in range(n):
             for c in range(n):
                 who = contrib[w][c]
-                alpha = 0.15 + 0.75 * len(who) / n
-                ax.add_patch(Rectangle((c, w), 0.94, 0.94, facecolor=pal.c[0], alpha=alpha,
-                                       edgecolor=pal.muted, lw=0.6))
-                cell = alpha * np.array(to_rgb(pal.c[0])) + (1 - alpha) * np.array(to_rgb(pal.bg))
-                ink = max((pal.fg, pal.bg), key=lambda col: _contrast(col, cell))
+                # a complete sum stands out; partial sums get paler the fewer GPUs they hold
+                cell = blend(pal, pal.c[0], 0.85 if len(who) == n else 0.1 + 0.1 * len(who))
+                ax.add_patch(Rectangle((c, w), 0.94, 0.94, facecolor=cell, edgecolor=pal.muted, lw=0.6))
                 ax.text(c + 0.47, w + 0.47, "".join(names[i] for i in sorted(who)), ha="center",
-                        va="center", color=ink, fontsize=13)
+                        va="center", color=ink(pal, cell), fontsize="small")
         ax.set_xlim(-0.05, n)
         ax.set_ylim(n, -0.05)
         ax.set_xticks(np.arange(n) + 0.47)
-        ax.set_xticklabels([f"c{c}" for c in range(n)])
+        ax.set_xticklabels([f"c{c}" for c in range(n)] if k >= 2 else [])
         ax.set_yticks(np.arange(n) + 0.47)
         ax.set_yticklabels([f"GPU {names[w]}" for w in range(n)] if k % 2 == 0 else [])
         ax.tick_params(length=0)
         for s in ax.spines.values():
             s.set_visible(False)
-        ax.set_title(title)
+        ax.set_title(title, fontsize="medium")
 
 
 # ---------------------------------------------------------------- GAN generator losses
-@figure("gan-generator-loss", size=(6.4, 3.6))
+@figure("gan-generator-loss", size=(6.4, 3.8))
 def gan_generator_loss(fig, pal):
     d = np.linspace(0.001, 0.999, 500)           # D(G(z))
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(d, np.log(1 - d), color=pal.c[3], lw=2, label="minimax：log(1−D)")
     ax1.plot(d, -np.log(d), color=pal.c[0], lw=2, label="非饱和：−log D")
-    ax1.set_xlabel("D(G(z))")
-    ax1.set_ylabel("生成器损失")
     ax1.set_ylim(-4, 4)
+    ax1.set_title("生成器损失")
     # gradient magnitude w.r.t. the discriminator's logit l, D = sigmoid(l)
     ax2.plot(d, d, color=pal.c[3], lw=2)
     ax2.plot(d, 1 - d, color=pal.c[0], lw=2)
     ax2.text(0.97, 0.8, "D", color=pal.c[3], ha="right", va="top")
     ax2.text(0.97, 0.2, "1−D", color=pal.c[0], ha="right", va="bottom")
+    ax2.set_title("对 logit 的梯度")
     for ax in (ax1, ax2):
         ax.axvspan(0, 0.1, color=pal.muted, alpha=0.25, lw=0)
         ax.set_xticks([0, 0.5, 1])
-        ax.grid(True, color=pal.grid, lw=0.6)
+        ax.set_xlabel("D(G(z))")
+        ax.grid(True)
+    ax2.set_yticks([0, 0.5, 1])
     ax2.text(0.05, 0.5, "训练初期", rotation=90, ha="center", va="center", color=pal.fg)
-    ax2.set_xlabel("D(G(z))")
-    ax2.set_ylabel("对 logit 的梯度大小")
-    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncol=2, frameon=False)
+    fig.legend(*ax1.get_legend_handles_labels(), loc="outside upper center", ncol=2)

@@ -2,6 +2,8 @@
 
 Every figure is computed from a small, seeded experiment on synthetic data.
 """
+from functools import cache
+
 import numpy as np
 
 from deckgen.figure_api import figure
@@ -34,11 +36,12 @@ def fit_regimes(fig, pal):
         ax.set_xticks([])
         ax.set_title(f"{deg} 次：{name}")
         # train / validation MSE under the axes: the degree-9 curve leaves no free corner inside
-        ax.set_xlabel(f"训练 {mse_tr:.2f} / 验证 {mse_va:.2f}", fontsize=12)
+        ax.set_xlabel(f"训练 {mse_tr:.2f}\n验证 {mse_va:.2f}")
     axes[0].set_yticks([-1, 0, 1])
 
 
 # ---------------------------------------------------------------- early stopping
+@cache
 def _train_mlp_curves(seed=2, steps=3000, lr=0.005, hidden=64, every=10):
     """Full-batch Adam on a 1-64-1 tanh MLP, 16 noisy points of sin(3x)."""
     rng = np.random.default_rng(seed)
@@ -87,12 +90,12 @@ def early_stopping(fig, pal):
     ax.plot(steps, va, color=pal.c[1], lw=2, label="验证损失")
     ax.axvline(steps[k], color=pal.muted, ls="--", lw=1.2)
     ax.scatter([steps[k]], [va[k]], color=pal.c[3], zorder=4, s=40)
-    ax.annotate("早停\n（验证最优）", (steps[k], va[k]), xytext=(steps[k] + 350, va[k] + 0.12),
-                color=pal.fg, fontsize=12, arrowprops=dict(arrowstyle="->", color=pal.fg))
+    ax.annotate("早停（验证最优）", (steps[k], va[k]), xytext=(steps[k] + 250, va[k] + 0.12),
+                color=pal.fg, va="bottom", arrowprops=dict(arrowstyle="->", color=pal.fg))
     ax.set_ylim(0, 0.5)
     ax.set_xlabel("训练步数")
     ax.set_ylabel("MSE")
-    ax.grid(True, color=pal.grid, lw=0.6)
+    ax.grid(True, color=pal.grid)
     ax.legend(loc="upper right", frameon=False)
 
 
@@ -142,7 +145,7 @@ def l1_l2_geometry(fig, pal):
         # below-right of the ball, clear of the ball, the orange contour and the axis lines
         xy_text, ha = ((w[0] - 0.35, w[1] - 0.8), "left") if kind == "l1" else ((1.6, -0.95), "center")
         ax.annotate(f"({w[0]:.2f}, {w[1]:.2f})", w, xytext=xy_text, ha=ha, color=pal.fg,
-                    fontsize=12, arrowprops=dict(arrowstyle="->", color=pal.fg))
+                    fontsize="small", arrowprops=dict(arrowstyle="->", color=pal.fg))
         ax.axhline(0, color=pal.muted, lw=0.8)
         ax.axvline(0, color=pal.muted, lw=0.8)
         ax.set_aspect("equal")
@@ -151,7 +154,7 @@ def l1_l2_geometry(fig, pal):
         ax.set_xticks([-1, 0, 1, 2])
         ax.set_yticks([-1, 0, 1])
         ax.set_xlabel("$w_1$")
-        ax.set_title(title, fontsize=14)
+        ax.set_title(title, fontsize="medium")
     axes[0].set_ylabel("$w_2$")
 
 
@@ -174,31 +177,52 @@ def _fit_linear(seed=0, n=100, p=40, lam_l2=20.0, lam_l1=0.15):
     return w_none, w, w_l2
 
 
-@figure("l1-l2-weights", size=(6.4, 4.6))
+@figure("l1-l2-weights", size=(6.4, 5.2))
 def l1_l2_weights(fig, pal):
     ws = _fit_linear()
     axes = fig.subplots(3, 1, sharex=True)
     bins = np.linspace(-3, 3, 61)
-    names = ("不加正则", "L1 (lasso)", "L2 (ridge)")
+    names = ("不加正则", "L1", "L2")
+    zeros = [int(np.sum(w == 0.0)) for w in ws]
+    assert zeros == [0, 31, 0]
     for ax, w, name, col in zip(axes, ws, names, (pal.muted, pal.c[0], pal.c[1])):
         ax.hist(w, bins=bins, color=col, edgecolor=pal.bg, lw=0.5)
-        zeros = int(np.sum(w == 0.0))
         small = int(np.sum(np.abs(w) < 0.05))
-        ax.text(0.99, 0.95, f"{name}\n恰为 0：{zeros}/{w.size}，|w|<0.05：{small}",
-                transform=ax.transAxes, ha="right", va="top", fontsize=12, color=pal.fg)
+        # top left: only single-count bars stand left of -0.5
+        ax.text(0.01, 0.95, f"恰为 0：{int(np.sum(w == 0.0))}/{w.size}\n|w|<0.05：{small}",
+                transform=ax.transAxes, ha="left", va="top", color=pal.fg, fontsize="small")
+        ax.set_ylabel(name)
         ax.set_yticks([])
-        ax.grid(True, axis="x", color=pal.grid, lw=0.6)
+        ax.grid(True, axis="x")
     axes[-1].set_xlabel("权重值（真实：5 个非零，35 个为 0）")
 
 
 # ---------------------------------------------------------------- dropout
+DROPOUT_SIZES = [4, 6, 6, 2]
+
+
+@cache
+def dropout_experiment(p=0.5, n_units=100, trials=20000):
+    """One random dropout mask of a small net (for the drawing), then a Monte-Carlo of the input
+    of one next-layer unit: inverted dropout in training vs inference (and without the rescaling)."""
+    rng = np.random.default_rng(4)
+    sizes = DROPOUT_SIZES
+    keep = [np.ones(sizes[0], bool)] + [rng.random(s) >= p for s in sizes[1:-1]] + [np.ones(sizes[-1], bool)]
+    a = rng.uniform(0, 1, n_units)             # activations of the previous layer
+    w = rng.normal(0.1, 0.2, n_units)          # weights into one next-layer unit
+    masks = rng.random((trials, n_units)) >= p
+    s_train = (masks * a) @ w / (1 - p)        # inverted dropout: scale kept units by 1/(1-p)
+    s_infer = a @ w                            # inference: no mask, no scaling
+    s_noscale = (1 - p) * s_infer              # what the mean would be without rescaling
+    return keep, s_train, s_infer, s_noscale
+
+
 @figure("dropout-net", size=(6.4, 3.6))
 def dropout_net(fig, pal):
-    rng = np.random.default_rng(4)
     ax, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.05, 1]})
-    sizes = [4, 6, 6, 2]
+    sizes = DROPOUT_SIZES
     p = 0.5
-    keep = [np.ones(4, bool)] + [rng.random(s) >= p for s in sizes[1:-1]] + [np.ones(2, bool)]
+    keep, s_train, s_infer, s_noscale = dropout_experiment(p)
     pos = []
     for li, s in enumerate(sizes):
         ys = np.linspace(-(s - 1) / 2, (s - 1) / 2, s)
@@ -220,16 +244,8 @@ def dropout_net(fig, pal):
     ax.set_title(f"一次训练，p={p}")
     ax.axis("off")
 
-    # Monte-Carlo: next-layer input with inverted dropout vs. inference
-    n_units, trials = 100, 20000
-    a = rng.uniform(0, 1, n_units)             # activations of the previous layer
-    w = rng.normal(0.1, 0.2, n_units)          # weights into one next-layer unit
-    masks = rng.random((trials, n_units)) >= p
-    s_train = (masks * a) @ w / (1 - p)        # inverted dropout: scale kept units by 1/(1-p)
-    s_infer = a @ w                            # inference: no mask, no scaling
-    s_noscale = (1 - p) * s_infer              # what the mean would be without rescaling
     counts, _, _ = ax2.hist(s_train, bins=50, color=pal.c[0], alpha=0.75)
-    top = counts.max() * 1.75  # headroom: the legend sits above the histogram and the lines
+    top = counts.max() * 2.0  # headroom: the legend sits above the histogram and the lines
     ax2.set_ylim(0, top)
     line_top = counts.max() * 1.08 / top
     ax2.axvline(s_infer, ymax=line_top, color=pal.c[1], lw=2.2, label="推理")
@@ -237,23 +253,20 @@ def dropout_net(fig, pal):
     ax2.axvline(s_noscale, ymax=line_top, color=pal.c[3], lw=1.5, ls=":", label="不乘 1/(1−p)")
     ax2.set_yticks([])
     ax2.set_xlabel("下一层单元的输入")
-    ax2.set_title("训练（随机丢弃）vs 推理")
+    ax2.set_title("训练 vs 推理")
     ax2.legend(frameon=False, loc="upper right", handlelength=1.6, borderaxespad=0.2)
 
 
 # ---------------------------------------------------------------- batch norm
-@figure("bn-stats", size=(6.4, 3.8))
-def bn_stats(fig, pal):
-    """Std of pre-activations layer by layer in a 20-layer ReLU MLP, at init."""
+@cache
+def bn_stats_runs(width=256, batch=256, depth=20):
+    """Std of pre-activations layer by layer in a 20-layer ReLU MLP at init, for weight scales
+    0.8 and 1.25 times He without BN and 0.8 times He with BN (no learnable scale)."""
     rng = np.random.default_rng(0)
-    width, batch, depth = 256, 256, 20
     x0 = rng.normal(0, 1, (batch, width))
     Ws = [rng.normal(0, 1, (width, width)) for _ in range(depth)]
-    ax = fig.subplots()
-    layers = np.arange(1, depth + 1)
-    for gain, use_bn, col, label in ((0.8, False, pal.c[0], "无 BN，权重 0.8 倍 He"),
-                                     (1.25, False, pal.c[3], "无 BN，权重 1.25 倍 He"),
-                                     (0.8, True, pal.c[2], "有 BN（两种尺度相同）")):
+    out = []
+    for gain, use_bn in ((0.8, False), (1.25, False), (0.8, True)):
         h = x0
         stds = []
         for W in Ws:
@@ -262,10 +275,24 @@ def bn_stats(fig, pal):
                 z = (z - z.mean(0)) / np.sqrt(z.var(0) + 1e-5)
             stds.append(z.std())
             h = np.maximum(z, 0)
-        ax.semilogy(layers, stds, color=col, lw=2.2, ls="--" if use_bn else "-", label=label)
+        out.append(np.array(stds))
+    return out
+
+
+@figure("bn-stats", size=(6.4, 3.8))
+def bn_stats(fig, pal):
+    """Std of pre-activations layer by layer in a 20-layer ReLU MLP, at init."""
+    runs = bn_stats_runs()
+    ax = fig.subplots()
+    layers = np.arange(1, len(runs[0]) + 1)
+    for stds, col, ls, label in zip(runs, (pal.c[0], pal.c[3], pal.c[2]), ("-", "-", "--"),
+                                    ("无 BN，0.8 倍 He", "无 BN，1.25 倍 He", "有 BN（两种尺度相同）")):
+        ax.semilogy(layers, stds, color=col, lw=2.2, ls=ls, label=label)
     ax.set_xlabel("层")
     ax.set_ylabel("预激活的标准差")
     ax.set_xticks([1, 5, 10, 15, 20])
     ax.set_ylim(1e-2, 3e3)  # headroom for the legend above the growing curve
-    ax.grid(True, color=pal.grid, lw=0.6)
-    ax.legend(frameon=False, loc="upper left")
+    ax.set_yticks([1e-2, 1, 1e2])
+    ax.minorticks_off()
+    ax.grid(True)
+    ax.legend(loc="upper left")
