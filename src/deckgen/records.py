@@ -67,6 +67,24 @@ class MediaRef:
 
 
 @dataclass(frozen=True)
+class NoteRef:
+    """`[[note-id]]`: a reference to another card, shown as that card's question."""
+
+    target: str  # the note id it points to
+    token: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Details:
+    """A `::: details LABEL` ... `:::` section of an answer: shown collapsed, skippable in review."""
+
+    token: str  # where the section stands in the answer
+    label: str
+    text: str  # its Markdown, with tokens like the rest of the note
+
+
+@dataclass(frozen=True)
 class Note:
     """One note as parsed: Markdown with formulas, sympy blocks and images replaced by tokens."""
 
@@ -79,6 +97,8 @@ class Note:
     formulas: tuple[tuple[str, Formula], ...] = ()  # (token, formula) in text order
     sympy_blocks: tuple[SympyBlock, ...] = ()
     media: tuple[MediaRef, ...] = ()
+    refs: tuple[NoteRef, ...] = ()
+    details: tuple[Details, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +147,7 @@ class CompiledTopic:
     notes: tuple[RenderedNote, ...]
     location: Location
     figures: tuple[str, ...] = ()  # names of the figures the notes show
+    refs: tuple[str, ...] = ()  # ids of the notes its notes refer to with [[id]]
 
     @property
     def source_path(self) -> str:

@@ -14,6 +14,7 @@ import re
 import struct
 from pathlib import Path
 
+from deckgen.builder.render import inline_math
 from deckgen.errors import ErrorList
 from deckgen.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, MEDIA_NAME_BYTES
 from deckgen.records import MediaRef
@@ -24,7 +25,6 @@ IMAGE_TYPES = {".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"}
 _UNSAFE_NAME_RE = re.compile(r"[^\w.-]")  # `#`, `%`, `?` and spaces break the <img src> URL
 _DIGEST_RE = re.compile(r"-([0-9a-f]{12})(?:\.day|\.night)?\.[a-z0-9]+$")
 _KINDS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WebP", ".svg": "SVG"}
-_CAPTION_MATH_RE = re.compile(r"(?<!\\)\$([^$]+)\$")
 
 
 def local_image(ref: MediaRef, markdown_file: Path, content_dir: Path, media_dir: Path, errors: ErrorList) -> str | None:
@@ -147,8 +147,7 @@ def caption_html(caption: str) -> str:
     """The caption under a figure; `$...$` in it becomes inline math like in the text."""
     if not caption:
         return ""
-    with_math = _CAPTION_MATH_RE.sub(r"\\(\1\\)", html.escape(caption, quote=False))
-    return f"<figcaption>{with_math}</figcaption>"
+    return f"<figcaption>{inline_math(caption)}</figcaption>"
 
 
 def alt_text(caption: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from deckgen import limits
 from deckgen.builder import media
-from deckgen.builder.render import render_key, render_note, sympy_html
+from deckgen.builder.render import ref_html, render_key, render_note, sympy_html
 from deckgen.config import BuildConfig
 from deckgen.errors import ContentError, ErrorList
 from deckgen.figures.render import FigureMedia
@@ -55,7 +55,7 @@ class Rendering:
     problems: tuple[ContentError, ...]
 
 
-def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedia], sympy: compute.Results, errors: ErrorList) -> list[TopicPlan]:
+def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedia], sympy: compute.Results, titles: dict[str, str], errors: ErrorList) -> list[TopicPlan]:
     plans = []
     for topic in topics:
         markdown_file = config.root / topic.location.path
@@ -65,6 +65,8 @@ def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedi
             for block in note.sympy_blocks:
                 shows = compute.result_for(sympy, block)
                 replacements[block.token] = sympy_html(shows) if shows is not None else ""
+            for ref in note.refs:
+                replacements[ref.token] = ref_html(titles.get(ref.target, ref.target))
             key = render_key(note, topic.deck_id, topic.tags, replacements)
             notes.append(NotePlan(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names)), key))
         plans.append(TopicPlan(topic, tuple(notes)))
@@ -109,7 +111,8 @@ def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jo
         topic = topic_plan.topic
         notes = tuple(dataclasses.replace(rendered.get(p.key) or previous[p.key], location=p.note.location) for p in topic_plan.notes)
         used = tuple(sorted({ref.figure_name for note in topic.notes for ref in note.media if ref.figure_name}))
-        compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, topic.description, notes, topic.location, used))
+        cited = tuple(sorted({ref.target for note in topic.notes for ref in note.refs}))
+        compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, topic.description, notes, topic.location, used, cited))
     return compiled, len(todo)
 
 

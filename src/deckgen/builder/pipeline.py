@@ -55,7 +55,7 @@ def build(config: BuildConfig) -> BuildReport:
 
 def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState | None = None) -> Gathered:
     """Parse, render and check everything; raise BuildFailed listing every error."""
-    from deckgen.builder import identity, notes
+    from deckgen.builder import identity, notes, refs
     from deckgen.figures import registry
     from deckgen.math import compute
 
@@ -65,14 +65,16 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     cache = Cache(config.cache_dir)
     known = registry.discover(config.figures_dir, config.root, errors)
     figure_keys = {name: source.key for name, source in known.items()}
-    compiled, parsed, topic_keys, bases = _load_or_parse(config, inputs, cache, figure_keys, errors)
+    titles = refs.titles(config, list(inputs.content))
+    compiled, parsed, topic_keys, bases = _load_or_parse(config, inputs, cache, figure_keys, titles, errors)
     every: list[Topic | CompiledTopic] = [*compiled.values(), *parsed]
     identity.check_unique(config, every, errors)
     identity.check_deck_ids_kept(config, every, errors)
+    refs.check(parsed, titles, errors)
     figures = _render_figures(config, parsed, known, cache, errors)
     blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
     sympy, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_cpu_seconds)
-    plans = notes.plan(config, parsed, figures.media, sympy, errors)
+    plans = notes.plan(config, parsed, figures.media, sympy, titles, errors)
     if errors:  # render nothing, but report every formula problem with the other errors
         for note in (note for topic in parsed for note in topic.notes):
             errors += notes.formula_errors(note)
@@ -82,7 +84,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     fresh, rendered = notes.compile_topics(plans, _previous_notes(cache, state, parsed), config.jobs, state.code != inputs.code, errors)
     errors.raise_if_any()
     for topic in fresh:
-        topic_keys[topic.source_path] = store.save_compiled(cache, bases[topic.source_path], topic, figure_keys)
+        topic_keys[topic.source_path] = store.save_compiled(cache, bases[topic.source_path], topic, figure_keys, titles)
         compiled[topic.source_path] = topic
     topics = [compiled[path] for path in inputs.content if path in compiled]
     if config.math_images:
@@ -96,7 +98,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     return Gathered(topics, media_files, warnings, topic_keys, stats)
 
 
-def _load_or_parse(config: BuildConfig, inputs: Inputs, cache: Cache, figure_keys: dict[str, str], errors: ErrorList) -> tuple[dict[str, CompiledTopic], list[Topic], dict[str, str], dict[str, str]]:
+def _load_or_parse(config: BuildConfig, inputs: Inputs, cache: Cache, figure_keys: dict[str, str], titles: dict[str, str], errors: ErrorList) -> tuple[dict[str, CompiledTopic], list[Topic], dict[str, str], dict[str, str]]:
     """Topics unchanged since they were compiled come from the cache; the others are parsed."""
     from deckgen.source.parse import parse_topic
 
@@ -106,7 +108,7 @@ def _load_or_parse(config: BuildConfig, inputs: Inputs, cache: Cache, figure_key
     bases: dict[str, str] = {}
     for path, digest in inputs.content.items():
         bases[path] = topic_base_key(digest, inputs.code, inputs.assets)
-        cached, topic_keys[path] = store.load_compiled(cache, bases[path], figure_keys)
+        cached, topic_keys[path] = store.load_compiled(cache, bases[path], figure_keys, titles)
         if cached is not None and _media_present(config, cached):
             compiled[path] = cached
             continue

@@ -100,15 +100,36 @@ def render_key(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacement
 
 
 def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacements: dict[str, str], media: tuple[str, ...], key: str = "") -> RenderedNote:
-    """`replacements` maps every image and sympy token of the note to its HTML."""
+    """`replacements` maps every image, sympy and reference token of the note to its HTML."""
     in_cloze = note.kind is NoteKind.CLOZE
     values = dict(replacements)
     for token, formula in note.formulas:
         values[token] = formula_html(formula, in_cloze)
+    for section in note.details:
+        values[section.token] = details_html(section.label, _fill(markdown_to_html(section.text), values))
     front = _fill(markdown_to_html(note.front), values)
     back = _fill(markdown_to_html(note.back), values) if note.back.strip() else ""
     tags = tuple(dict.fromkeys((*deck_tags, *note.tags)))
     return RenderedNote(f"{deck_id}/{note.note_id}", note.kind, front, back, tags, media, note.location, key)
+
+
+def details_html(label: str, body: str) -> str:
+    """A skippable section: collapsed until the reviewer opens it (HTML <details>, which Anki's
+    desktop, AnkiDroid and AnkiMobile web views all support)."""
+    return f'<details class="dg-more"><summary>{html.escape(label, quote=False)}</summary>\n{body}\n</details>'
+
+
+def ref_html(title: str) -> str:
+    """`[[note-id]]` on a card: the question of the card it points to (its `$...$` as MathJax)."""
+    return f'<span class="dg-ref">{inline_math(title)}</span>'
+
+
+def inline_math(text: str) -> str:
+    """Plain text with its `$...$` formulas as MathJax, the rest HTML-escaped (captions, references)."""
+    return _INLINE_MATH_RE.sub(r"\\(\1\\)", html.escape(text, quote=False))
+
+
+_INLINE_MATH_RE = re.compile(r"(?<!\\)\$([^$]+)\$")
 
 
 def _fill(rendered: str, values: dict[str, str]) -> str:
@@ -116,7 +137,7 @@ def _fill(rendered: str, values: dict[str, str]) -> str:
 
     def block(match: re.Match[str]) -> str:
         value = values.get(match.group(1))
-        if value is not None and (not value.strip() or value.lstrip().startswith(("<figure", "\\[", "<p>"))):
+        if value is not None and (not value.strip() or value.lstrip().startswith(("<figure", "\\[", "<p>", "<details"))):
             return value  # an empty value (a sympy block that only checks) leaves no empty <p>
         return match.group(0)
 

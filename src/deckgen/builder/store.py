@@ -38,6 +38,7 @@ def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
         "description": topic.description,
         "location": [topic.location.path, topic.location.line],
         "figures": list(topic.figures),
+        "refs": list(topic.refs),
         "notes": [
             {
                 "key": n.key,
@@ -75,28 +76,33 @@ def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
         notes=notes,
         location=Location(*data["location"]),
         figures=tuple(data["figures"]),
+        refs=tuple(data["refs"]),
     )
 
 
-def load_compiled(cache: Cache, base: str, figure_keys: dict[str, str]) -> tuple[CompiledTopic | None, str]:
+def load_compiled(cache: Cache, base: str, figure_keys: dict[str, str], titles: dict[str, str]) -> tuple[CompiledTopic | None, str]:
     """The compiled topic saved under `base` (a hash of the topic's own inputs) whose figures
-    still have the keys they had, and the full key it is saved under ("" when there is none).
+    and referenced questions are still what they were, and the full key it is saved under ("" when
+    there is none).
 
-    Only the figures a topic shows are part of its key, so editing a figure recompiles the
-    topics that show it, not every topic.
+    Only the figures a topic shows and the notes it refers to are part of its key, so editing a
+    figure or a question recompiles the topics that show or cite it, not every topic.
     """
-    names = cache.get_json(Kind.TOPIC_FIGURES, base)
-    if not isinstance(names, list) or not all(name in figure_keys for name in names):
+    deps = cache.get_json(Kind.TOPIC_DEPS, base)
+    if not isinstance(deps, dict):
         return None, ""
-    key = topic_key(base, {name: figure_keys[name] for name in names})
+    figures, refs = deps.get("figures"), deps.get("refs")
+    if not isinstance(figures, list) or not isinstance(refs, list) or not all(name in figure_keys for name in figures):
+        return None, ""
+    key = topic_key(base, {name: figure_keys[name] for name in figures}, {ref: titles.get(ref, "") for ref in refs})
     return load_topic(cache, key), key
 
 
-def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: dict[str, str]) -> str:
+def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: dict[str, str], titles: dict[str, str]) -> str:
     """Save `topic` for `load_compiled`; returns its full key."""
-    key = topic_key(base, {name: figure_keys[name] for name in topic.figures})
+    key = topic_key(base, {name: figure_keys[name] for name in topic.figures}, {ref: titles.get(ref, "") for ref in topic.refs})
     cache.put_json(Kind.TOPIC, key, topic_to_json(topic))
-    cache.put_json(Kind.TOPIC_FIGURES, base, list(topic.figures))
+    cache.put_json(Kind.TOPIC_DEPS, base, {"figures": list(topic.figures), "refs": list(topic.refs)})
     return key
 
 

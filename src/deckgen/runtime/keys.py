@@ -28,7 +28,7 @@ class Kind(StrEnum):
     FIGURE = "figure"  # the day and night SVG of one figure
     SYMPY = "sympy"  # what one sympy block shows
     TOPIC = "topic"  # a compiled topic (rendered notes)
-    TOPIC_FIGURES = "topic-figures"  # the figures a compiled topic shows (to find its full key)
+    TOPIC_DEPS = "topic-deps"  # the figures and referenced notes of a compiled topic (to find its full key)
     MATH_SVG = "mathsvg"  # one formula drawn as SVG (--math-images)
     NOTE = "note"  # not stored: the inputs of one note's rendered fields
     PACKAGE = "package"  # not stored: the inputs of one .apkg's bytes
@@ -39,7 +39,7 @@ VERSIONS = {
     Kind.FIGURE: "2",
     Kind.SYMPY: "3",
     Kind.TOPIC: "1",
-    Kind.TOPIC_FIGURES: "1",
+    Kind.TOPIC_DEPS: "1",
     Kind.MATH_SVG: "1",
     Kind.NOTE: "1",
     Kind.PACKAGE: "1",
@@ -92,9 +92,10 @@ def topic_base_key(source_digest: str, code: str, assets: str) -> str:
     return versioned(Kind.TOPIC, source_digest, code, assets, library_versions("sympy"))
 
 
-def topic_key(base: str, figures: dict[str, str]) -> str:
-    """The full key of a compiled topic: its base and the keys of the figures it shows."""
-    return versioned(Kind.TOPIC, base, sorted(figures.items()))
+def topic_key(base: str, figures: dict[str, str], refs: dict[str, str]) -> str:
+    """The full key of a compiled topic: its base, the keys of the figures it shows and the
+    questions of the notes it refers to (a reworded question changes every reference to it)."""
+    return versioned(Kind.TOPIC, base, sorted(figures.items()), sorted(refs.items()))
 
 
 def math_svg_key(tex: str, display: bool, mathjax_version: str) -> str:

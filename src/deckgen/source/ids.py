@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 
 from deckgen.errors import ErrorList
-from deckgen.source.parse import HEADING_ID_RE, HEADING_RE, decode
-from deckgen.source.scan import FENCE_RE
+from deckgen.source.parse import HEADING_ID_RE, HEADING_RE, decode, heading_indexes, headings
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
 
@@ -31,16 +30,13 @@ def missing_ids(path: Path) -> list[tuple[int, str]]:
     """(line number, heading) of each note heading without an id."""
     # Listing only reads: a file that is not UTF-8 is reported by the build, not here.
     lines = path.read_bytes().decode("utf-8-sig", errors="replace").splitlines()
-    return [(i + 1, lines[i]) for i in _heading_indexes(lines) if not HEADING_ID_RE.match(lines[i])]
+    return [(i + 1, lines[i]) for i in heading_indexes(lines) if not HEADING_ID_RE.match(lines[i])]
 
 
 def existing_ids(paths: list[Path]) -> set[str]:
-    ids = set()
+    ids: set[str] = set()
     for path in paths:
-        for line in path.read_text(encoding="utf-8-sig", errors="replace").splitlines():
-            match = HEADING_RE.match(line) and HEADING_ID_RE.match(line)
-            if match:
-                ids.add(match.group(2).strip())
+        ids.update(note_id for _, _, note_id in headings(path.read_text(encoding="utf-8-sig", errors="replace").splitlines()))
     return ids
 
 
@@ -52,7 +48,7 @@ def write_ids(path: Path, taken: set[str]) -> list[tuple[int, str]]:
     lines = text.splitlines(keepends=True)
     bare = [line.rstrip("\r\n") for line in lines]
     added = []
-    for i in _heading_indexes(bare):
+    for i in heading_indexes(bare):
         if HEADING_ID_RE.match(bare[i]):
             continue
         heading = HEADING_RE.match(bare[i])
@@ -65,21 +61,6 @@ def write_ids(path: Path, taken: set[str]) -> list[tuple[int, str]]:
     if added:
         path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + "".join(lines).encode("utf-8"))
     return added
-
-
-def _heading_indexes(lines: list[str]) -> list[int]:
-    found, fence = [], None
-    for i, line in enumerate(lines):
-        if fence:
-            if line.strip() and set(line.strip()) == {fence[0]} and len(line.strip()) >= len(fence):
-                fence = None
-            continue
-        match = FENCE_RE.match(line)
-        if match:
-            fence = match.group(2)
-        elif HEADING_RE.match(line):
-            found.append(i)
-    return found
 
 
 def _new_id(question: str, taken: set[str]) -> str:

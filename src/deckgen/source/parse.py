@@ -11,7 +11,7 @@ from typing import Any
 
 from deckgen import limits
 from deckgen.errors import ErrorList
-from deckgen.records import Location, Note, NoteKind, Topic
+from deckgen.records import Details, Location, Note, NoteKind, Topic
 from deckgen.source import frontmatter
 from deckgen.source.guards import size_ok
 from deckgen.source.scan import FENCE_RE, Scanned, Tokens, scan
@@ -21,6 +21,9 @@ HEADING_RE = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*$")
 HEADING_ID_RE = re.compile(r"^(.*?)\s*\{#([^{}]*)\}\s*#*\s*$")  # no `{` in ids: linear on `{#{#{#...`
 META_RE = re.compile(r"^(tags|type)\s*:\s*(.*?)\s*$")
 QUESTION_END = "???"
+DETAILS_OPEN_RE = re.compile(r"^:::[ \t]*details\b[ \t]*(.*?)[ \t]*$")  # ::: details LABEL
+DETAILS_CLOSE_RE = re.compile(r"^:::[ \t]*$")
+DEFAULT_DETAILS_LABEL = "细节"
 ID_HINT = "use lowercase letters, digits and '-', at most 64 characters, e.g. {#dilated-conv}"
 _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newline and form feed are fine
@@ -98,19 +101,7 @@ def _guess_encoding(data: bytes) -> str:
 
 def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> list[Note]:
     """Split the body at `##` headings (outside fenced code) and parse each note."""
-    headings = []
-    fence = None
-    for i in range(start, len(lines)):
-        match = FENCE_RE.match(lines[i])
-        if fence:
-            if lines[i].strip() and set(lines[i].strip()) == {fence[0]} and len(lines[i].strip()) >= len(fence):
-                fence = None
-            continue
-        if match:
-            fence = match.group(2)
-            continue
-        if HEADING_RE.match(lines[i]):
-            headings.append(i)
+    headings = heading_indexes(lines, start)
     preamble = next((i for i in range(start, headings[0] if headings else len(lines)) if lines[i].strip()), None)
     if preamble is not None and headings:
         errors.add(Location(path, preamble + 1), "text before the first note belongs to no card", "move it under a '## question {#id}' heading, or into the front matter 'description'")
@@ -158,8 +149,17 @@ def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, 
     if kind is NoteKind.CLOZE and split is None:
         # A cloze note's deletions live in the body: without '???' title and body form the text.
         question, answer = question[:1] + answer, []
+    answer, sections = _split_details(answer, path, errors, tokens)
     front_scan = _scan_parts(question, path, errors, tokens, allow_scripts)
     back_scan = _scan_parts(answer, path, errors, tokens, allow_scripts)
+    details = []
+    for token, label, part in sections:
+        scanned = _scan_parts([part], path, errors, tokens, allow_scripts)
+        details.append(Details(token, label, scanned.text))
+        back_scan.formulas += scanned.formulas
+        back_scan.media += scanned.media
+        back_scan.sympy_blocks += scanned.sympy_blocks
+        back_scan.refs += scanned.refs
     if kind is NoteKind.CLOZE:
         _check_cloze(front_scan.text, [f.tex for _, f in front_scan.formulas], where, errors)
     if not back_scan.text.strip() and kind is not NoteKind.CLOZE:
@@ -175,7 +175,81 @@ def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, 
         formulas=tuple(front_scan.formulas + back_scan.formulas),
         sympy_blocks=tuple(front_scan.sympy_blocks + back_scan.sympy_blocks),
         media=tuple(front_scan.media + back_scan.media),
+        refs=tuple(front_scan.refs + back_scan.refs),
+        details=tuple(details),
     )
+
+
+def _split_details(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: Tokens) -> tuple[list[tuple[str, int]], list[tuple[str, str, tuple[str, int]]]]:
+    """Lift each `::: details LABEL` ... `:::` section (outside code) out of the answer parts.
+
+    The answer keeps a placeholder, a paragraph of its own, where each section stood; each section
+    comes back as (placeholder, label, (its Markdown, its first line)). Every piece keeps its own
+    first line, so messages point at the right line. A section left open runs to the end.
+    """
+    kept: list[tuple[str, int]] = []
+    sections: list[tuple[str, str, tuple[str, int]]] = []
+    for text, first_line in parts:
+        chunk: list[str] = []
+        chunk_first = first_line
+        section: tuple[str, str, int] | None = None  # token, label, opening line
+        body: list[str] = []
+        fence = None
+        for offset, line in enumerate(text.split("\n")):
+            number = first_line + offset
+            opening = None if fence or FENCE_RE.match(line) else DETAILS_OPEN_RE.match(line)
+            closing = not fence and not FENCE_RE.match(line) and DETAILS_CLOSE_RE.match(line)
+            fence = _fence_state(fence, line)
+            if opening is not None and section is not None:
+                errors.add(Location(path, number), f"a details section opens inside the one opened on line {section[2]}", "close the first with a line ':::' before opening the next")
+            elif opening is not None:
+                kept.append(_part(chunk, chunk_first - 1))
+                section, body = (tokens.new(), opening.group(1) or DEFAULT_DETAILS_LABEL, number), []
+                kept.append((section[0], number))
+            elif closing and section is None:
+                errors.add(Location(path, number), "this ':::' closes no details section", "open the section with a line '::: details 细节', or remove the line")
+            elif closing and section is not None:
+                sections.append((section[0], section[1], _part(body, section[2])))
+                section, chunk, chunk_first = None, [], number + 1
+            elif section is not None:
+                body.append(line)
+            else:
+                chunk.append(line)
+        if section is not None:
+            sections.append((section[0], section[1], _part(body, section[2])))
+        kept.append(_part(chunk, chunk_first - 1))
+    return kept, sections
+
+
+def heading_indexes(lines: list[str], start: int = 0) -> list[int]:
+    """The indexes of the note headings (`## ...`) from `start` on, outside fenced code."""
+    found, fence = [], None
+    for i in range(start, len(lines)):
+        inside = fence is not None
+        fence = _fence_state(fence, lines[i])
+        if not inside and fence is None and HEADING_RE.match(lines[i]):
+            found.append(i)
+    return found
+
+
+def headings(lines: list[str]) -> list[tuple[int, str, str]]:
+    """(index, question, note id) of each note heading that has an id."""
+    found = []
+    for i in heading_indexes(lines):
+        heading = HEADING_RE.match(lines[i])
+        match = HEADING_ID_RE.match(heading.group(1)) if heading else None
+        if match:
+            found.append((i, match.group(1).strip(), match.group(2).strip()))
+    return found
+
+
+def _fence_state(fence: str | None, line: str) -> str | None:
+    """The open code fence after `line` (None outside code)."""
+    if fence:
+        stripped = line.strip()
+        return None if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence) else fence
+    match = FENCE_RE.match(line)
+    return match.group(2) if match else None
 
 
 def _leading_blank(lines: list[str]) -> int:
@@ -200,6 +274,7 @@ def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, toke
         merged.formulas += part.formulas
         merged.media += part.media
         merged.sympy_blocks += part.sympy_blocks
+        merged.refs += part.refs
     merged.text = "\n\n".join(texts)
     return merged
 

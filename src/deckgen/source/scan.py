@@ -17,13 +17,14 @@ import re
 from dataclasses import dataclass, field
 
 from deckgen.errors import ErrorList
-from deckgen.records import Formula, Location, MediaRef, SympyBlock
+from deckgen.records import Formula, Location, MediaRef, NoteRef, SympyBlock
 from deckgen.source import guards
 from deckgen.syntax import token
 
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
 BACKTICKS_RE = re.compile(r"`+")
-_SPECIAL_RE = re.compile(r"[\\`$!]")  # what _scan_prose must look at; everything else is copied
+_SPECIAL_RE = re.compile(r"[\\`$!\[]")  # what _scan_prose must look at; everything else is copied
+REF_RE = re.compile(r"\[\[([a-z0-9][a-z0-9-]{0,63})\]\]")  # [[note-id]]: see another card
 
 
 def _up_to(stop: str) -> str:
@@ -59,6 +60,7 @@ class Scanned:
     formulas: list[tuple[str, Formula]] = field(default_factory=list)
     media: list[MediaRef] = field(default_factory=list)
     sympy_blocks: list[SympyBlock] = field(default_factory=list)
+    refs: list[NoteRef] = field(default_factory=list)
 
 
 class Tokens:
@@ -169,6 +171,12 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
             end = _lift_formula(text, pos, path, line_of, errors, tokens, out, result)
             lifted.append((pos, end))
             pos = end
+        elif ch == "[" and (ref := REF_RE.match(text, pos)):
+            token = tokens.new()
+            out.refs.append(NoteRef(ref.group(1), token, Location(path, line_of(pos))))
+            result.append(token)
+            lifted.append((pos, ref.end()))
+            pos = ref.end()
         elif ch == "!" and text.startswith("![", pos):
             match = IMAGE_RE.match(text, pos)
             if match:

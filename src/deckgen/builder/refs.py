@@ -1,0 +1,36 @@
+"""`[[note-id]]` references between cards: every note's question, and the check that each
+reference points at a note that exists.
+
+The questions are read from the heading lines of every topic file (a cheap pass that needs no
+parse), so a reference shows the current question of its target even when the target's topic
+comes from the cache.
+"""
+from __future__ import annotations
+
+import difflib
+
+from deckgen.config import BuildConfig
+from deckgen.errors import ErrorList
+from deckgen.records import Topic
+from deckgen.source.parse import headings
+
+
+def titles(config: BuildConfig, paths: list[str]) -> dict[str, str]:
+    """Note id -> the question of its heading (without the `{#id}`), over every topic file."""
+    found: dict[str, str] = {}
+    for path in paths:
+        text = (config.root / path).read_bytes().decode("utf-8-sig", errors="replace")
+        for _, title, note_id in headings(text.replace("\r\n", "\n").split("\n")):
+            found.setdefault(note_id, title)
+    return found
+
+
+def check(topics: list[Topic], known: dict[str, str], errors: ErrorList) -> None:
+    """Each reference must name a note of some topic."""
+    for topic in topics:
+        for note in topic.notes:
+            for ref in note.refs:
+                if ref.target not in known:
+                    close = difflib.get_close_matches(ref.target, list(known), n=3, cutoff=0.4)
+                    hint = f"did you mean {', '.join(f'[[{c}]]' for c in close)}?" if close else "write the id of an existing note, as in its heading's {#id}"
+                    errors.add(ref.location, f"[[{ref.target}]] refers to no note", hint)
