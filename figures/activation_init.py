@@ -7,9 +7,9 @@ import math
 from functools import cache
 
 import numpy as np
+from _act import gelu, leaky_relu, relu, sigmoid, silu
 
 from deckgen.figure_api import figure
-from _act import gelu, leaky_relu, relu, sigmoid, silu
 
 ACTIVATIONS = {
     "sigmoid": sigmoid,

@@ -7,7 +7,6 @@ import numpy as np
 
 from deckgen.figure_api import figure
 
-
 # ---------------------------------------------------------------- VGG-16 cost per layer
 
 VGG16_CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]

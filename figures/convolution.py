@@ -4,13 +4,11 @@ Everything drawn here is computed: sampling grids from the dilation formula, rec
 the layer recursion, transposed convolutions by actually running them, costs from the layer sizes.
 """
 import numpy as np
-
+from _cells import bare, draw_cells, two_tone
+from _ops import conv_transpose2d
 from matplotlib.patches import Rectangle
 
 from deckgen.figure_api import figure
-from _cells import bare, draw_cells, ramp, two_tone
-from _ops import conv_transpose2d
-
 
 # ---------------------------------------------------------------- helpers (plain numpy)
 

@@ -6,9 +6,9 @@ the cards quote.
 from functools import cache
 
 import numpy as np
+from _act import sigmoid
 
 from deckgen.figure_api import figure
-from _act import sigmoid
 
 
 def _gd_path(H, w_star, w0, lr, steps):

@@ -9,7 +9,6 @@ import numpy as np
 
 from deckgen.figure_api import figure
 
-
 # ---------------------------------------------------------------- symmetric INT8
 
 def quant_sym(x, scale, qmax=127):

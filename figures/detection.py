@@ -6,11 +6,11 @@ from a ranked list, the loss shares from a synthetic population of anchors.
 """
 import functools
 
+import _boxes as B
 import numpy as np
 from matplotlib.patches import Rectangle
 
 from deckgen.figure_api import figure
-import _boxes as B
 
 
 def _box(ax, b, color, lw=2.0, ls="-", fill=None, alpha=1.0, z=3):

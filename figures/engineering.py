@@ -1,9 +1,9 @@
 """Figures for content/engineering.md (工程与前沿)."""
 import numpy as np
+from _cells import blend, ink, ramp
 from matplotlib.patches import Rectangle
 
 from deckgen.figure_api import figure
-from _cells import blend, ink, ramp
 
 
 def _softmax(z, axis=-1):

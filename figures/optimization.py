@@ -8,10 +8,9 @@ import math
 from functools import cache
 
 import numpy as np
-
-from deckgen.figure_api import figure
 from _act import relu, sigmoid
 
+from deckgen.figure_api import figure
 
 # ---------------------------------------------------------------- optimizer paths
 
@@ -224,7 +223,7 @@ def _bs_train(Xtr, ytr, B, lrs, wanted, rng, H=16):
         if live < len(W1):  # drop the learning rates that are done
             W1, b1, w2, b2, lr = W1[:live], b1[:live], w2[:live], b2[:live], lr[:live]
         if pos + B > n:  # new epoch: reshuffle (a last incomplete batch is dropped)
-            if B < n:
+            if n > B:
                 order = np.argsort(rng.random((S, n)), 1)
                 Xp, yp = Xtr[sidx, order], ytr[sidx, order][..., None]
             else:

@@ -10,7 +10,6 @@ import numpy as np
 
 from deckgen.figure_api import figure
 
-
 # ---------------------------------------------------------------- pinhole camera
 
 # The card's camera: f = 1000 px, principal point (640, 360), 1280 x 720 image, mounted 1.5 m

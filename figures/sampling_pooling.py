@@ -7,11 +7,10 @@ max-vs-average comparison is a small seeded experiment.
 from functools import cache
 
 import numpy as np
-
-from deckgen.figure_api import figure
-from _cells import bare, draw_cells
+from _cells import draw_cells
 from _ops import conv_transpose2d
 
+from deckgen.figure_api import figure
 
 # ---------------------------------------------------------------- interpolation kernels
 

@@ -11,7 +11,6 @@ from matplotlib.colors import to_rgb
 
 from deckgen.figure_api import figure
 
-
 # ---------------------------------------------------------------- semantic / instance / panoptic
 
 @functools.cache

@@ -10,7 +10,6 @@ import numpy as np
 
 from deckgen.figure_api import figure
 
-
 # ---------------------------------------------------------------- cost model (multiply-adds)
 
 def vit_block_macs(n, d=768, mlp=3072):

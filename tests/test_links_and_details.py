@@ -5,7 +5,6 @@ from pathlib import Path
 
 from anki_engine import import_package, new_collection, note_by_guid, render_all
 from conftest import run_deckgen
-
 from deckgen import BuildConfig, build
 from deckgen.anki.notetypes import guid_for
 

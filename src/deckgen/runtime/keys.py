@@ -35,6 +35,8 @@ class Kind(StrEnum):
     INPUTS = "inputs"  # not stored: everything a build reads
 
 
+STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.MATH_SVG})  # kinds the cache holds
+
 VERSIONS = {
     Kind.FIGURE: "2",
     Kind.SYMPY: "3",
