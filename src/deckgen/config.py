@@ -23,6 +23,7 @@ class BuildConfig:
     figure_cpu_seconds: float = limits.FIGURE_CPU_SECONDS  # CPU time per figure
     now: int | None = None  # the clock for changed notes; None = the wall clock
     math_images: bool = False  # formulas as SVG images (mathimages.py) instead of MathJax
+    language: str = "zh"  # of note-type names, card names and preview labels: "zh" or "en"
 
     def __post_init__(self) -> None:
         root = Path(self.root)
