@@ -2,32 +2,37 @@
 
 Exit status: 0 success, 1 content errors (each printed as `path:line: what — how to fix`),
 2 wrong usage or an internal error, 130 interrupted. No traceback unless DECKGEN_DEBUG=1.
+
+Each subcommand is one `_add_NAME(commands)` function in `COMMANDS` that declares its flags and
+the `_run_NAME(args)` that carries it out. The common flags (`--root`, `--quiet`, and the build
+flags of the commands that build) are accepted before or after the subcommand; a flag left out
+takes its value from the project's `deckgen.toml`, else deckgen's default (config.py).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from deckgen import limits
-from deckgen.config import BuildConfig
+from deckgen import __version__, limits
+from deckgen.config import LANGUAGES, BuildConfig
 from deckgen.errors import BuildFailed, file_error
-from deckgen.report import print_errors, print_report
+from deckgen.report import plural, print_errors, print_report
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = make_parser().parse_args(argv)
     if not getattr(args, "command", None):  # plain `deckgen` builds
         args.run = _run_build
     try:
         return args.run(args)
     except BuildFailed as failed:
-        print_errors(failed)
+        print_errors(failed, tail="nothing was written" if args.run in (_run_init, _run_ids) else "nothing was written, dist/ is unchanged")
         return 1
     except OSError as exc:  # outside a build (e.g. `ids --write` on a read-only file)
-        print_errors(BuildFailed([file_error(exc, exc.filename or str(args.root))]))
+        print_errors(BuildFailed([file_error(exc, exc.filename or str(args.root or "."))]))
         return 1
     except KeyboardInterrupt:
         print("deckgen: interrupted; dist/ and the lock file are as they were before this build", file=sys.stderr)
@@ -40,40 +45,42 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="deckgen", description="Build Anki decks from Markdown Q&A.")
-    parser.add_argument("--root", type=Path, default=Path("."), help="project folder holding content/ and figures/ (default: .)")
-    _build_flags(parser, on_subcommand=False)  # `deckgen --jobs 2` is `deckgen build --jobs 2`
-    sub = parser.add_subparsers(dest="command")
-
-    build = sub.add_parser("build", help="build dist/*.apkg (the default command)")
-    _build_flags(build)
-    build.set_defaults(run=_run_build)
-
-    ids = sub.add_parser("ids", help="list notes without ids; --write adds them")
-    ids.add_argument("--write", action="store_true", help="write the missing ids into the files")
-    ids.set_defaults(run=_run_ids)
-
-    figs = sub.add_parser("figures", help="list every figure, where it is used and whether it is rendered")
-    figs.set_defaults(run=_run_figures)
-
-    preview = sub.add_parser("preview", help="every card, front and back, as a static site in dist/preview/")
-    _build_flags(preview)
-    _serve_flags(preview, "serve it on 127.0.0.1, rebuild on every change and reload the page")
-    preview.set_defaults(run=_run_preview)
-
-    check = sub.add_parser("check", help="validate everything and lint the content (duplicates, ids, answers, formulas, ...)")
-    _build_flags(check)
-    check.add_argument("--strict", action="store_true", help="fail on warnings too")
-    check.add_argument("--format", choices=("text", "json"), default="text", help="output format (json: for editors and CI)")
-    check.add_argument("--fast", action="store_true", help="skip the exact formula check in headless Chromium")
-    check.set_defaults(run=_run_check)
-
-    watch = sub.add_parser("watch", help="rebuild when content/ or figures/ change; keep running after errors")
-    _build_flags(watch)
-    _serve_flags(watch, "also build the preview, serve it on 127.0.0.1 and reload the page after each rebuild")
-    watch.set_defaults(run=_run_watch)
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deckgen",
+        description="Build Anki decks from Markdown Q&A. Without a command: build.",
+        epilog="'deckgen help COMMAND' tells more about one command. Settings a project keeps: deckgen.toml (README, 'Project settings').",
+    )
+    parser.add_argument("--version", action="version", version=f"deckgen {__version__}")
+    _common_flags(parser, on_command=False)
+    _build_flags(parser, on_command=False)  # `deckgen --jobs 2` is `deckgen build --jobs 2`
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    for add in COMMANDS:
+        add(commands)
     return parser
+
+
+# ---- flags ------------------------------------------------------------------------------------
+# Given before the subcommand they land on the main parser (default None: "not given"); after
+# it, on the subcommand's parser, whose default is SUPPRESS so that it does not overwrite a value
+# given before. config_from() then fills in what was not given from deckgen.toml.
+
+
+def _common_flags(parser: argparse.ArgumentParser, on_command: bool = True) -> None:
+    unset = argparse.SUPPRESS if on_command else None
+    parser.add_argument("--root", type=Path, default=unset, metavar="DIR", help="project folder holding content/ and figures/ (default: .)")
+    parser.add_argument("--quiet", "-q", action="store_true", default=unset, help="print errors only")
+
+
+def _build_flags(parser: argparse.ArgumentParser, on_command: bool = True) -> None:
+    unset = argparse.SUPPRESS if on_command else None
+    parser.add_argument("--dist", type=Path, default=unset, metavar="DIR", help="output folder (default: <root>/dist, or 'dist' in deckgen.toml)")
+    parser.add_argument("--jobs", "-j", type=_whole, default=unset, metavar="N", help="worker processes for figures and sympy blocks (default: one per core)")
+    parser.add_argument("--math-images", action="store_true", default=unset, help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
+    parser.add_argument("--lang", dest="language", choices=LANGUAGES, default=unset, help="language of note-type names, card names and the preview (default: 'language' in deckgen.toml, else zh)")
+    backstop = f"code that waits is stopped after {limits.WALL_FACTOR:g}× that in wall-clock time + {limits.WALL_EXTRA_SECONDS:g} s"
+    parser.add_argument("--figure-timeout", type=_seconds, default=unset, metavar="SECONDS", help=f"CPU time limit per figure, in CPU seconds (default: {limits.FIGURE_CPU_SECONDS:g}); {backstop}")
+    parser.add_argument("--sympy-timeout", type=_seconds, default=unset, metavar="SECONDS", help=f"CPU time limit per sympy block, in CPU seconds (default: {limits.SYMPY_CPU_SECONDS:g}); {backstop}")
 
 
 def _serve_flags(parser: argparse.ArgumentParser, serve_help: str) -> None:
@@ -81,41 +88,120 @@ def _serve_flags(parser: argparse.ArgumentParser, serve_help: str) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port for --serve (default: 8000; 0 picks a free one)")
 
 
-def _build_flags(parser: argparse.ArgumentParser, on_subcommand: bool = True) -> None:
-    """Build flags, given before or after the subcommand (`deckgen -j 2 build` = `deckgen build -j 2`).
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number, 0 or more")
+    return int(text)
 
-    On a subcommand the defaults are suppressed, so a flag given before the subcommand is not
-    overwritten by the subcommand's default.
-    """
 
-    def default(value):
-        return argparse.SUPPRESS if on_subcommand else value
-
-    parser.add_argument("--dist", type=Path, default=default(None), help="output folder (default: <root>/dist)")
-    parser.add_argument("--jobs", "-j", type=int, default=default(0), help="worker processes for figures and sympy (default: one per core)")
-    parser.add_argument("--quiet", "-q", action="store_true", default=default(False), help="print errors only")
-    parser.add_argument("--math-images", action="store_true", default=default(False), help="formulas as SVG images (TeX kept as alt text) instead of MathJax")
-    backstop = f"code that waits is stopped after {limits.WALL_FACTOR:g}× that in wall-clock time + {limits.WALL_EXTRA_SECONDS:g} s"
-    parser.add_argument("--figure-timeout", type=float, default=default(limits.FIGURE_CPU_SECONDS), metavar="SECONDS", help=f"CPU time limit per figure, in CPU seconds (default: {limits.FIGURE_CPU_SECONDS:g}); {backstop}")
-    parser.add_argument("--sympy-timeout", type=float, default=default(limits.SYMPY_CPU_SECONDS), metavar="SECONDS", help=f"CPU time limit per sympy block, in CPU seconds (default: {limits.SYMPY_CPU_SECONDS:g}); {backstop}")
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
 
 
 def config_from(args: argparse.Namespace) -> BuildConfig:
+    """The project's `BuildConfig`: the flags given, then deckgen.toml, then the defaults."""
+    from deckgen.config import project_config, require_project
     from deckgen.runtime.progress import mode_for
 
-    root = args.root.resolve()
-    return BuildConfig(
-        root=root,
-        dist_dir=getattr(args, "dist", None),  # type: ignore[arg-type]  # None: the default under root
-        jobs=getattr(args, "jobs", 0),
-        math_images=getattr(args, "math_images", False),
-        progress=mode_for(sys.stderr, getattr(args, "quiet", False)).value,
-        figure_cpu_seconds=getattr(args, "figure_timeout", limits.FIGURE_CPU_SECONDS),
-        sympy_cpu_seconds=getattr(args, "sympy_timeout", limits.SYMPY_CPU_SECONDS),
+    root = getattr(args, "root", None) or Path(".")
+    require_project(root)  # as typed, before anything else: a mistyped --root creates nothing
+    return project_config(
+        root.resolve(),
+        dist_dir=getattr(args, "dist", None),
+        jobs=getattr(args, "jobs", None),
+        math_images=getattr(args, "math_images", None),
+        language=getattr(args, "language", None),
+        figure_cpu_seconds=getattr(args, "figure_timeout", None),
+        sympy_cpu_seconds=getattr(args, "sympy_timeout", None),
+        strict=getattr(args, "strict", None) if getattr(args, "command", None) == "build" else None,
+        progress=mode_for(sys.stderr, bool(getattr(args, "quiet", False))).value,
     )
 
 
-def _run_build(args) -> int:
+# ---- commands -----------------------------------------------------------------------------------
+
+Commands = argparse._SubParsersAction  # what add_subparsers returns
+
+
+def _command(commands: Commands, name: str, summary: str, run: Callable[[argparse.Namespace], int], *, builds: bool = False) -> argparse.ArgumentParser:
+    """A subcommand with the common flags (and the build flags when it builds)."""
+    parser = commands.add_parser(name, help=summary, description=summary)
+    _common_flags(parser)
+    if builds:
+        _build_flags(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _add_build(commands: Commands) -> None:
+    build = _command(commands, "build", "build dist/*.apkg (the default command)", _run_build, builds=True)
+    build.add_argument("--strict", action="store_true", help="warnings fail the build too (nothing is written)")
+
+
+def _add_init(commands: Commands) -> None:
+    init = commands.add_parser("init", help="start a new project: two topics, a figure script, settings, .gitignore and README",
+                               description="Write a small project that builds and imports into Anki at once. Never overwrites a file.")
+    init.add_argument("dir", nargs="?", type=Path, metavar="DIR", help="the folder to create it in (default: --root, else .)")
+    init.add_argument("--lang", dest="language", choices=LANGUAGES, default=argparse.SUPPRESS, help="language of the example notes and of the labels (default: en)")
+    _common_flags(init)
+    init.set_defaults(run=_run_init)
+
+
+def _add_ids(commands: Commands) -> None:
+    ids = _command(commands, "ids", "list notes without ids; --write adds them", _run_ids)
+    ids.add_argument("--write", action="store_true", help="write the missing ids into the files")
+
+
+def _add_figures(commands: Commands) -> None:
+    _command(commands, "figures", "list every figure, where it is used and whether it is rendered", _run_figures)
+
+
+def _add_preview(commands: Commands) -> None:
+    preview = _command(commands, "preview", "every card, front and back, as a static site in dist/preview/", _run_preview, builds=True)
+    _serve_flags(preview, "serve it on 127.0.0.1, rebuild on every change and reload the page")
+
+
+def _add_check(commands: Commands) -> None:
+    check = _command(commands, "check", "validate everything and lint the content (duplicates, ids, answers, formulas, ...)", _run_check, builds=True)
+    check.add_argument("--strict", action="store_true", help="fail on warnings too, and when a check could not run")
+    check.add_argument("--format", choices=("text", "json"), default="text", help="output format (json: for editors and CI)")
+    check.add_argument("--fast", action="store_true", help="skip the exact formula check in headless Chromium")
+
+
+def _add_watch(commands: Commands) -> None:
+    watch = _command(commands, "watch", "rebuild when content/ or figures/ change; keep running after errors", _run_watch, builds=True)
+    _serve_flags(watch, "also build the preview, serve it on 127.0.0.1 and reload the page after each rebuild")
+
+
+def _add_help(commands: Commands) -> None:
+    names = [add.__name__.removeprefix("_add_") for add in COMMANDS]
+    help_ = commands.add_parser("help", help="show the help of deckgen or of one command", description="Show the help of deckgen, or of COMMAND.")
+    help_.add_argument("topic", nargs="?", choices=names, metavar="COMMAND", help=f"one of: {', '.join(names)}")
+    help_.set_defaults(run=_run_help)
+
+
+def _add_completion(commands: Commands) -> None:
+    completion = commands.add_parser(
+        "completion", help="print a shell completion script (bash or zsh)",
+        description="Print the completion script for SHELL. Load it from ~/.bashrc with  eval \"$(deckgen completion bash)\"  (zsh: ~/.zshrc, zsh).",
+    )
+    completion.add_argument("shell", choices=("bash", "zsh"), metavar="SHELL", help="bash or zsh")
+    completion.set_defaults(run=_run_completion)
+
+
+COMMANDS = (_add_build, _add_init, _add_ids, _add_figures, _add_preview, _add_check, _add_watch, _add_help, _add_completion)
+
+
+# ---- what each command does ---------------------------------------------------------------------
+
+
+def _run_build(args: argparse.Namespace) -> int:
     from deckgen.builder.pipeline import build
 
     report = build(config_from(args))
@@ -124,33 +210,51 @@ def _run_build(args) -> int:
     return 0
 
 
-def _run_ids(args) -> int:
+def _run_init(args: argparse.Namespace) -> int:
+    from deckgen.source import scaffold
+
+    target = args.dir or args.root or Path(".")
+    language = getattr(args, "language", None) or "en"
+    written = scaffold.create(target, language)
+    if not args.quiet:
+        shown = "." if target == Path(".") else str(target)
+        print(f"created a deckgen project in {shown}/ ({'English' if language == 'en' else 'Chinese'} labels):")
+        for path in written:
+            print(f"  {path}")
+        step = "" if target == Path(".") else f"cd {shown} && "
+        print(f"next: {step}deckgen build   then import dist/all.apkg into Anki (File → Import)")
+    return 0
+
+
+def _run_ids(args: argparse.Namespace) -> int:
+    from deckgen.config import require_content
     from deckgen.source.discover import topic_files
     from deckgen.source.ids import check_readable, existing_ids, missing_ids, write_ids
 
-    content = args.root.resolve() / "content"
-    paths = topic_files(content)
-    check_readable(paths, lambda path: str(path.relative_to(args.root.resolve())))
+    config = config_from(args)
+    require_content(config)
+    paths = topic_files(config.content_dir)
+    check_readable(paths, config.display)
     if args.write:
         taken = existing_ids(paths)
         total = 0
         for path in paths:
             for line, new_id in write_ids(path, taken):
-                print(f"{path.relative_to(args.root.resolve())}:{line}: added {{#{new_id}}}")
+                print(f"{config.display(path)}:{line}: added {{#{new_id}}}")
                 total += 1
-        print(f"{total} id{'s' if total != 1 else ''} added")
+        print(f"{plural(total, 'id')} added")
         return 0
     missing = [(path, line, heading) for path in paths for line, heading in missing_ids(path)]
     for path, line, heading in missing:
-        print(f"{path.relative_to(args.root.resolve())}:{line}: no id: {heading.strip()}")
+        print(f"{config.display(path)}:{line}: no id: {heading.strip()}")
     if missing:
-        print(f"{len(missing)} notes without ids; run 'deckgen ids --write' to add them")
+        print(f"{plural(len(missing), 'note')} without an id; run 'deckgen ids --write' to add them")
         return 1
-    print("every note has an id")
+    print(f"every note has an id ({plural(len(paths), 'topic file')})")
     return 0
 
 
-def _run_figures(args) -> int:
+def _run_figures(args: argparse.Namespace) -> int:
     from deckgen.builder.listing import listing
 
     result = listing(config_from(args))
@@ -163,13 +267,13 @@ def _run_figures(args) -> int:
     for warning in result.warnings:
         print(f"warning: {warning}")
     rendered = sum(1 for s in result.figures if s.svg_bytes)
-    print(f"{len(result.figures)} figures, {rendered} rendered and cached, {len(result.warnings)} unused")
+    print(f"{plural(len(result.figures), 'figure')}, {rendered} rendered and cached, {len(result.warnings)} unused")
     if result.errors:
         raise BuildFailed(list(result.errors))
     return 0
 
 
-def _run_preview(args) -> int:
+def _run_preview(args: argparse.Namespace) -> int:
     if args.serve:
         return _run_watch(args)
     from deckgen.site.preview import build_preview
@@ -178,12 +282,12 @@ def _run_preview(args) -> int:
     if not args.quiet:
         for warning in report.warnings:
             print(f"warning: {warning}")
-        print(f"preview: {report.cards} cards in {report.decks} decks ({report.written} files updated); MathJax {report.mathjax}")
+        print(f"preview: {plural(report.cards, 'card')} in {plural(report.decks, 'deck')} ({plural(report.written, 'file')} updated); MathJax {report.mathjax}")
         print(f"open {report.index.as_uri()}")
     return 0
 
 
-def _run_check(args) -> int:
+def _run_check(args: argparse.Namespace) -> int:
     import json
 
     from deckgen.check.lint import check, format_text
@@ -196,10 +300,120 @@ def _run_check(args) -> int:
     return 1 if report.failed(args.strict) else 0
 
 
-def _run_watch(args) -> int:
+def _run_watch(args: argparse.Namespace) -> int:
     from deckgen.site.watch import run
 
     return run(config_from(args), serve_port=args.port if args.serve else None)
+
+
+def _run_help(args: argparse.Namespace) -> int:
+    parser = make_parser()
+    if args.topic is None:
+        parser.print_help()
+    else:
+        _subcommands(parser)[args.topic].print_help()
+    return 0
+
+
+def _run_completion(args: argparse.Namespace) -> int:
+    print(completion_script(make_parser(), args.shell), end="")
+    return 0
+
+
+# ---- shell completion ---------------------------------------------------------------------------
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def _words(parser: argparse.ArgumentParser) -> tuple[list[str], list[str], bool]:
+    """(flags, words for the positional argument, whether the positional is a folder)."""
+    flags, words, folder = [], [], False
+    for action in parser._actions:
+        if action.option_strings:
+            flags += [o for o in action.option_strings if o.startswith("--") and o != "--help"]
+        elif action.choices:  # a choice, or the subcommands
+            words += list(action.choices)
+        elif action.type is Path:
+            folder = True
+    return flags, words, folder
+
+
+def _values(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """What follows each flag that takes a value: 'dir', a list of words, or '' (anything)."""
+    found: dict[str, str] = {}
+    for candidate in [parser, *_subcommands(parser).values()]:
+        for action in candidate._actions:
+            if not action.option_strings or action.nargs == 0:
+                continue
+            kind = " ".join(action.choices) if action.choices else "dir" if action.type is Path else ""
+            for option in action.option_strings:
+                found[option] = kind
+    return found
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """A bash completion function for `deckgen`, read off the parser; zsh runs it through
+    bashcompinit. Commands, their flags, the values of choice flags, folders after --root."""
+    commands = _subcommands(parser)
+    cases = []
+    for name, sub in [("", parser), *commands.items()]:
+        flags, words, folder = _words(sub)
+        action = '_deckgen_reply "$cur" -d' if folder else ""
+        cases.append(f'        "{name}") words="{" ".join(words + flags)}"; [[ $cur != -* ]] && {action or ":"} ;;')
+    values = []
+    for kind, options in _group(_values(parser)).items():
+        reply = '_deckgen_reply "$cur" -d' if kind == "dir" else f'_deckgen_reply "$cur" -W "{kind}"' if kind else "COMPREPLY=()"
+        values.append(f"        {'|'.join(options)}) {reply}; return ;;")
+    body = BASH_TEMPLATE.format(commands="|".join(commands), values="\n".join(values), cases="\n".join(cases))
+    if shell == "zsh":
+        return ZSH_HEADER + body
+    return BASH_HEADER + body
+
+
+def _group(values: dict[str, str]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for option, kind in sorted(values.items()):
+        grouped.setdefault(kind, []).append(option)
+    return grouped
+
+
+BASH_HEADER = """\
+# bash completion for deckgen. Load it from ~/.bashrc:   eval "$(deckgen completion bash)"
+# or save it once:  deckgen completion bash > ~/.local/share/bash-completion/completions/deckgen
+"""
+ZSH_HEADER = """\
+#compdef deckgen
+# zsh completion for deckgen. Load it from ~/.zshrc:   eval "$(deckgen completion zsh)"
+(( $+functions[compdef] )) || { autoload -Uz compinit && compinit; }
+autoload -Uz bashcompinit && bashcompinit
+"""
+BASH_TEMPLATE = """\
+_deckgen_reply() {{
+    local cur=$1; shift
+    local IFS=$'\\n'
+    COMPREPLY=($(compgen "$@" -- "$cur"))
+}}
+_deckgen() {{
+    local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}} command="" words="" i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${{COMP_WORDS[i]}}" in
+            {commands}) command=${{COMP_WORDS[i]}}; break ;;
+        esac
+    done
+    case "$prev" in
+{values}
+    esac
+    case "$command" in
+{cases}
+    esac
+    (( ${{#COMPREPLY[@]}} )) && [[ $cur != -* ]] && return
+    _deckgen_reply "$cur" -W "$words"
+}}
+complete -F _deckgen deckgen
+"""
 
 
 if __name__ == "__main__":

@@ -19,6 +19,10 @@ CLOZE_OPEN_RE = re.compile(r"\{\{c(\d+)::")  # a numbered deletion opens (as Ank
 CLOZE_UNNUMBERED_RE = re.compile(r"\{\{c(?!\d)[^:{}]{0,8}::")  # `{{c::` or `{{cx::`: Anki ignores it
 CLOZE_MARK_RE = re.compile(r"\{\{c\d*::|\}\}")  # openings and closings, for counting
 
+TAG_RE = re.compile(r"[^\s\"]+")  # an Anki tag (fullmatch): no spaces, quotes or newlines
+
+WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$", re.S)  # a build warning: `path:line: what`
+
 HTML_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 MATHJAX_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)  # inline, display: as Anki's MathJax finds them
 

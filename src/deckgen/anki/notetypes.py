@@ -20,24 +20,34 @@ FIELDS = {
     NoteKind.REVERSED: ("Front", "Back", "Meta"),
     NoteKind.CLOZE: ("Text", "Back Extra", "Meta"),
 }
-NAMES = {NoteKind.BASIC: "deckgen 问答", NoteKind.REVERSED: "deckgen 问答（双向）", NoteKind.CLOZE: "deckgen 填空"}
+# The labels, per language (config.LANGUAGES). Anki finds a note type by its id, so its name may
+# change; a card type is paired by name when the package carries no template ids, so renaming one
+# makes Anki copy the note type and stop updating the notes (measured with Anki's engine): the
+# build refuses to change the language of a deck already built (builder/output.py).
+NAMES = {
+    "zh": {NoteKind.BASIC: "deckgen 问答", NoteKind.REVERSED: "deckgen 问答（双向）", NoteKind.CLOZE: "deckgen 填空"},
+    "en": {NoteKind.BASIC: "deckgen Q&A", NoteKind.REVERSED: "deckgen Q&A (both ways)", NoteKind.CLOZE: "deckgen cloze"},
+}
+CARD_NAMES = {"zh": ("问答", "反向", "填空"), "en": ("Q&A", "Reverse", "Cloze")}  # forward, reverse, cloze
 
 _FRONT = '<div class="dg dg-q">{{Front}}</div>'
 _BACK = '<div class="dg dg-q">{{Front}}</div>\n<hr id="answer">\n<div class="dg dg-a">{{Back}}</div>'
-TEMPLATES = {
-    NoteKind.BASIC: (("问答", _FRONT, _BACK),),
-    NoteKind.REVERSED: (
-        ("问答", _FRONT, _BACK),
-        ("反向", '<div class="dg dg-a">{{Back}}</div>', '<div class="dg dg-a">{{Back}}</div>\n<hr id="answer">\n<div class="dg dg-q">{{Front}}</div>'),
-    ),
-    NoteKind.CLOZE: (
-        (
-            "填空",
-            '<div class="dg dg-cloze">{{cloze:Text}}</div>',
-            '<div class="dg dg-cloze">{{cloze:Text}}</div>\n{{#Back Extra}}<hr id="answer">\n<div class="dg dg-a">{{Back Extra}}</div>{{/Back Extra}}',
-        ),
-    ),
-}
+_REVERSE = ('<div class="dg dg-a">{{Back}}</div>', '<div class="dg dg-a">{{Back}}</div>\n<hr id="answer">\n<div class="dg dg-q">{{Front}}</div>')
+_CLOZE = (
+    '<div class="dg dg-cloze">{{cloze:Text}}</div>',
+    '<div class="dg dg-cloze">{{cloze:Text}}</div>\n{{#Back Extra}}<hr id="answer">\n<div class="dg dg-a">{{Back Extra}}</div>{{/Back Extra}}',
+)
+
+
+def templates(kind: NoteKind, language: str = "zh") -> tuple[tuple[str, str, str], ...]:
+    """(name, question format, answer format) of each card type of `kind`."""
+    forward, reverse, cloze = CARD_NAMES[language]
+    if kind is NoteKind.CLOZE:
+        return ((cloze, *_CLOZE),)
+    if kind is NoteKind.REVERSED:
+        return ((forward, _FRONT, _BACK), (reverse, *_REVERSE))
+    return ((forward, _FRONT, _BACK),)
+
 
 
 @dataclass(frozen=True)
@@ -72,10 +82,11 @@ def code_css() -> str:
     return "\n/* code highlighting (Pygments) */\n" + "\n".join(keep) + "\n"
 
 
-def note_types() -> dict[NoteKind, NoteType]:
-    css = card_css()
+def note_types(language: str = "zh", extra_css: str = "") -> dict[NoteKind, NoteType]:
+    """The note types, labelled in `language`, with the project's own CSS after the card style."""
+    css = card_css() + (f"\n/* the project's own style (deckgen.toml: css) */\n{extra_css}\n" if extra_css else "")
     return {
-        kind: NoteType(kind, NOTETYPE_IDS[kind], NAMES[kind], FIELDS[kind], TEMPLATES[kind], css)
+        kind: NoteType(kind, NOTETYPE_IDS[kind], NAMES[language][kind], FIELDS[kind], templates(kind, language), css)
         for kind in NoteKind
     }
 

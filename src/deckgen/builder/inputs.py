@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from deckgen import limits
 from deckgen.builder.store import BuildState
-from deckgen.config import BuildConfig
+from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList
 from deckgen.records import BuildReport, Location
 from deckgen.runtime.keys import code_key, inputs_key, key_for, library_versions, sha256
@@ -32,8 +32,7 @@ class Inputs:
 
 
 def read_inputs(config: BuildConfig) -> Inputs:
-    if not config.content_dir.is_dir():
-        raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "content folder not found", "create it and put one Markdown file per topic in it")])
+    require_content(config)
     content: dict[str, str] = {}
     assets: list[tuple[str, str]] = []
     errors = ErrorList()
@@ -54,8 +53,10 @@ def read_inputs(config: BuildConfig) -> Inputs:
     scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
     # Library versions too: a new matplotlib or font must re-render the figures, not skip the build.
     figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts], library_versions("figures"))
-    # --math-images changes every card, as a new deckgen version would.
-    code = key_for(code_key(), "math-images") if config.math_images else code_key()
+    # --math-images, the label language, extra CSS and project tags change every card or
+    # package, as a new deckgen version would.
+    options = config.output_options()
+    code = key_for(code_key(), *options) if options else code_key()
     return Inputs(content, key_for(assets), figure_sources, code)
 
 

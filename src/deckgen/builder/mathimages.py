@@ -31,7 +31,7 @@ from pathlib import Path
 from deckgen.errors import BuildFailed, ContentError
 from deckgen.math import cloze, mathjax
 from deckgen.records import CompiledTopic, Formula, Location
-from deckgen.runtime import browser
+from deckgen.runtime import browser, progress
 from deckgen.runtime.cache import Cache, atomic_write
 from deckgen.runtime.keys import Kind, math_svg_key, sha256
 from deckgen.syntax import MATHJAX_RE
@@ -62,11 +62,11 @@ class MathImage:
     valign_ex: float
 
 
-def apply(topics: list[CompiledTopic], cache: Cache, media_dir: Path) -> list[CompiledTopic]:
+def apply(topics: list[CompiledTopic], cache: Cache, media_dir: Path, mode: progress.Mode = progress.Mode.OFF) -> list[CompiledTopic]:
     """Every topic with its formulas as images; their files are in `media_dir`."""
     found = [Formula(tex, display, Location("")) for topic in topics for note in topic.notes for field in (note.front, note.back) for tex, display in _formulas_in(field)]
     try:
-        images = draw(found, cache, media_dir)
+        images = draw(found, cache, media_dir, mode)
     except (browser.ChromiumNotFound, browser.PageFailed, mathjax.MathJaxUnavailable) as exc:
         raise BuildFailed([ContentError(Location("--math-images"), f"formula images could not be drawn: {exc}", "install what the message names, or build without --math-images")]) from None
     out = []
@@ -103,13 +103,16 @@ def _replace(field: str, images: dict[tuple[str, bool], MathImage], used: list[s
     return "".join(part for i, part in enumerate(parts) if i % 3 != 2)
 
 
-def draw(formulas: list[Formula], cache: Cache, media_dir: Path) -> dict[tuple[str, bool], MathImage]:
+def draw(formulas: list[Formula], cache: Cache, media_dir: Path, mode: progress.Mode = progress.Mode.OFF) -> dict[tuple[str, bool], MathImage]:
     """An image for every formula that can be one (not those with a cloze deletion inside)."""
     wanted = sorted({(formula.tex, formula.display) for formula in formulas if "{{c" not in formula.tex})
     keys = {item: math_svg_key(*item, mathjax.mathjax_version()) for item in wanted}
     svgs = {item: data.decode() for item in wanted if (data := cache.get(Kind.MATH_SVG, keys[item])) is not None}
     todo = [item for item in wanted if item not in svgs]
-    for item, svg in zip(todo, _draw_svgs(todo), strict=True):
+    with progress.stage("formula images", len(todo), mode if todo else progress.Mode.OFF, "formula") as shown:
+        drawn = _draw_svgs(todo)  # one page draws them all: the count moves once, at the end
+        shown.advance(len(drawn))
+    for item, svg in zip(todo, drawn, strict=True):
         cache.put(Kind.MATH_SVG, keys[item], svg.encode())
         svgs[item] = svg
     images = {}

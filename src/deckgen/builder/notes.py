@@ -12,7 +12,7 @@ import dataclasses
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +25,10 @@ from deckgen.errors import ContentError, ErrorList
 from deckgen.figures.render import FigureMedia
 from deckgen.math import compute
 from deckgen.records import CompiledTopic, Note, RenderedNote, Topic
+from deckgen.runtime import progress
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
+PROGRESS_MIN_NOTES = 100  # fewer render in about a second: no progress shown
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,8 @@ def _note_media(config: BuildConfig, note: Note, markdown_file: Path, figures: d
     return replacements, names
 
 
-def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jobs: int, check_all: bool, errors: ErrorList) -> tuple[list[CompiledTopic], int]:
+def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jobs: int, check_all: bool, errors: ErrorList,
+                   mode: progress.Mode = progress.Mode.OFF) -> tuple[list[CompiledTopic], int]:
     """Render every note without an identical rendering from the last build, and check its
     formulas (with `check_all`, also the formulas of the notes kept); returns the topics and how
     many notes were rendered. Nothing is returned when any note has an error."""
@@ -100,7 +103,9 @@ def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jo
         for kept in (p for topic in plans for p in topic.notes if p.key in previous):
             errors += formula_errors(kept.note)
     rendered: dict[str, RenderedNote] = {}
-    for item, result in zip(todo, _render_many(todo, jobs), strict=True):
+    with progress.stage("notes", len(todo), mode if len(todo) >= PROGRESS_MIN_NOTES else progress.Mode.OFF, "note") as shown:
+        results = _render_many(todo, jobs, shown.advance)
+    for item, result in zip(todo, results, strict=True):
         errors += result.problems
         if result.note is not None:
             rendered[item.key] = result.note
@@ -171,10 +176,14 @@ def _render_slice(bounds: tuple[int, int]) -> list[Rendering]:
     return [_render_one(item) for item in _TODO[bounds[0]:bounds[1]]]
 
 
-def _render_many(todo: list[NotePlan], jobs: int) -> list[Rendering]:
+def _render_many(todo: list[NotePlan], jobs: int, on_done: Callable[[int], None]) -> list[Rendering]:
     workers = jobs or os.cpu_count() or 1
     if workers < 2 or len(todo) < PARALLEL_MIN_NOTES:
-        return [_render_one(item) for item in todo]
+        out = []
+        for item in todo:
+            out.append(_render_one(item))
+            on_done(1)
+        return out
     import gc
     import multiprocessing
 
@@ -188,7 +197,11 @@ def _render_many(todo: list[NotePlan], jobs: int) -> list[Rendering]:
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return [result for part in pool.imap(_render_slice, slices) for result in part]
+            out = []
+            for part in pool.imap(_render_slice, slices):
+                out += part
+                on_done(len(part))
+            return out
     finally:
         gc.unfreeze()
         _TODO = []

@@ -18,7 +18,7 @@ from typing import Any
 from deckgen.builder import store
 from deckgen.builder.inputs import Inputs
 from deckgen.builder.store import BuildState
-from deckgen.config import ALL_PACKAGE, BuildConfig
+from deckgen.config import ALL_PACKAGE, DEFAULT_LANGUAGE, PROJECT_FILE, BuildConfig
 from deckgen.errors import BuildFailed, ContentError
 from deckgen.records import BuildReport, CompiledTopic, Location
 from deckgen.runtime.cache import atomic_write
@@ -42,8 +42,9 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
     from deckgen.anki.notetypes import note_types
     from deckgen.anki.package import build_packages, package_key  # deferred: genanki only when writing
 
-    types = note_types()
+    types = note_types(config.language, config.extra_css)
     old_lock = lockfile.load(config.lock_path)
+    _check_language_kept(config, old_lock)
     pairs = [(topic.deck_name, note) for topic in gathered.topics for note in topic.notes]
     lock = lockfile.update(old_lock, pairs, {kind.value: nt.content_hash for kind, nt in types.items()}, config.now)
     outputs = {f"{topic.deck_id}.apkg": [topic] for topic in gathered.topics}
@@ -52,6 +53,8 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
     keys = {name: package_key(topics, types, hashes, lock.note_mods, lock.notetype_mods) for name, topics in outputs.items()}
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
     packages = build_packages({n: t for n, t in outputs.items() if n not in kept}, types, lock.note_mods, lock.notetype_mods, gathered.media_files, config.jobs)
+    if config.language != DEFAULT_LANGUAGE:  # a lock without the key is in the default language
+        lock.data["language"] = config.language
     lock_bytes = lockfile.dumps(lock.data).encode()
     written = _replace_outputs(config, packages, lock_bytes)
     _remove_stale_outputs(config, state, outputs)
@@ -72,6 +75,18 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
         warnings=tuple(gathered.warnings),
         stats=dict(gathered.stats, notes=len(pairs), packages_built=len(packages)),
     )
+
+
+def _check_language_kept(config: BuildConfig, old_lock: dict) -> None:
+    """The card types are named in the project's language, and Anki pairs card types by name:
+    renamed ones would make it copy the note type and stop updating every published note."""
+    built = old_lock.get("language", DEFAULT_LANGUAGE)
+    if old_lock.get("notes") and built != config.language:
+        raise BuildFailed([ContentError(
+            Location(PROJECT_FILE),
+            f"language '{config.language}' would rename the card types of the notes already built in '{built}' (deckgen.lock): Anki would then copy the note types and stop updating these notes in every collection that has them",
+            f"keep language = \"{built}\" for this project (and no --lang); a new project can choose its language with 'deckgen init --lang'",
+        )])
 
 
 def _replace_outputs(config: BuildConfig, packages: dict[str, bytes], lock_bytes: bytes) -> list[str]:

@@ -14,6 +14,7 @@ keeps its rendered fields; rendering the rest is spread over the cores.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -22,11 +23,12 @@ from deckgen.builder import store
 from deckgen.builder.inputs import Inputs, read_inputs, unchanged
 from deckgen.builder.output import Gathered, exclusive, write
 from deckgen.builder.store import BuildState
-from deckgen.config import BuildConfig
+from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
 from deckgen.records import BuildReport, CompiledTopic, Location, RenderedNote, Topic
 from deckgen.runtime.cache import Cache
 from deckgen.runtime.keys import topic_base_key
+from deckgen.syntax import WARNING_RE
 
 if TYPE_CHECKING:
     from deckgen.figures.registry import FigureSource
@@ -37,6 +39,7 @@ def build(config: BuildConfig) -> BuildReport:
     """Build every topic in `config.content_dir` into `config.dist_dir`."""
     started = time.perf_counter()
     place = config.cache_dir  # where an OSError without a file name most likely happened
+    require_content(config)  # before the lock: a mistyped --root must not create a project
     try:
         with exclusive(config):
             inputs = read_inputs(config)
@@ -44,8 +47,11 @@ def build(config: BuildConfig) -> BuildReport:
             report = unchanged(config, inputs, state)
             if report is None:
                 gathered = _gather_intact(config, inputs, state)
+                _fail_on_warnings(config, gathered.warnings)
                 place = config.dist_dir
                 report = write(config, gathered, inputs, state)
+            else:
+                _fail_on_warnings(config, report.warnings)
     except OSError as exc:  # disk full, read-only or missing folders: the user's to fix, not a bug
         where = config.display(Path(exc.filename)) if exc.filename else config.display(place)
         raise BuildFailed([file_error(exc, where)]) from None
@@ -58,6 +64,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     from deckgen.builder import identity, notes, refs
     from deckgen.figures import registry
     from deckgen.math import compute
+    from deckgen.runtime.progress import Mode
 
     inputs = inputs or read_inputs(config)
     state = state or BuildState()
@@ -73,7 +80,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     refs.check(parsed, titles, errors)
     figures = _render_figures(config, parsed, known, cache, errors)
     blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
-    sympy, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_cpu_seconds)
+    sympy, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_cpu_seconds, Mode(config.progress))
     plans = notes.plan(config, parsed, figures.media, sympy, titles, errors)
     if errors:  # render nothing, but report every formula problem with the other errors
         for note in (note for topic in parsed for note in topic.notes):
@@ -81,7 +88,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
         errors.raise_if_any()
     # A note rendered again from the same inputs passed the same formula check in the last
     # build, unless deckgen's code changed.
-    fresh, rendered = notes.compile_topics(plans, _previous_notes(cache, state, parsed), config.jobs, state.code != inputs.code, errors)
+    fresh, rendered = notes.compile_topics(plans, _previous_notes(cache, state, parsed), config.jobs, state.code != inputs.code, errors, Mode(config.progress))
     errors.raise_if_any()
     for topic in fresh:
         topic_keys[topic.source_path] = store.save_compiled(cache, bases[topic.source_path], topic, figure_keys, titles)
@@ -90,12 +97,31 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     if config.math_images:
         from deckgen.builder.mathimages import apply  # deferred: only this option draws formulas
 
-        topics = apply(topics, cache, config.cache_dir / "media")
+        topics = apply(topics, cache, config.cache_dir / "media", Mode(config.progress))
+    if config.tags:  # after the cache: the compiled topics stay the same whatever the project adds
+        topics = [_with_tags(topic, config.tags) for topic in topics]
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
     warnings = [*figures.warnings, *registry.unused_warnings(known, used)]
     stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
     return Gathered(topics, media_files, warnings, topic_keys, stats)
+
+
+def _with_tags(topic: CompiledTopic, tags: tuple[str, ...]) -> CompiledTopic:
+    notes = tuple(dataclasses.replace(note, tags=tuple(dict.fromkeys((*tags, *note.tags)))) for note in topic.notes)
+    return dataclasses.replace(topic, notes=notes)
+
+
+def _fail_on_warnings(config: BuildConfig, warnings: tuple[str, ...] | list[str]) -> None:
+    """`--strict`: every warning is an error, and nothing is written."""
+    if not config.strict or not warnings:
+        return
+    errors = []
+    for text in warnings:
+        found = WARNING_RE.match(text)
+        where = Location(found["path"], int(found["line"])) if found else Location(config.display(config.content_dir))
+        errors.append(ContentError(where, f"warning: {found['message'] if found else text}", "fix it, or build without --strict"))
+    raise BuildFailed(errors)
 
 
 def _load_or_parse(config: BuildConfig, inputs: Inputs, cache: Cache, figure_keys: dict[str, str], titles: dict[str, str], errors: ErrorList) -> tuple[dict[str, CompiledTopic], list[Topic], dict[str, str], dict[str, str]]:

@@ -24,7 +24,7 @@ from deckgen.errors import ContentError, ErrorList
 from deckgen.math import cloze, compute, mathjax
 from deckgen.math.texcheck import shorten
 from deckgen.records import Formula
-from deckgen.runtime import browser
+from deckgen.runtime import browser, progress
 from deckgen.runtime.cache import Cache
 from deckgen.source.discover import topic_files
 from deckgen.source.parse import parse_topic
@@ -86,11 +86,14 @@ class Typeset:
     rest: str  # text directly in the fragment that MathJax left as it was
 
 
-def exact_check(formulas: Sequence[Formula], *, timeout: float = 300.0) -> list[ContentError]:
+def exact_check(formulas: Sequence[Formula], *, timeout: float = 300.0, mode: progress.Mode = progress.Mode.OFF) -> list[ContentError]:
     """Render every formula through Anki's MathJax; one error per formula that does not render."""
     fragments = [formula_html(_as_on_card(formula), in_cloze=False) for formula in formulas]
+    with progress.stage("formula check", len(fragments), mode if fragments else progress.Mode.OFF, "formula") as shown:
+        typeset_all = typeset_html(fragments, timeout=timeout)  # one page typesets them all: the count moves once, at the end
+        shown.advance(len(typeset_all))
     errors = []
-    for formula, typeset in zip(formulas, typeset_html(fragments, timeout=timeout), strict=True):
+    for formula, typeset in zip(formulas, typeset_all, strict=True):
         message = _problem(typeset)
         if message:
             errors.append(ContentError(formula.location, f"formula {shorten(formula.tex)}: {message}", HINT))
@@ -115,7 +118,7 @@ def typeset_html(fragments: Sequence[str], *, timeout: float = 300.0) -> list[Ty
 def check_content(config: BuildConfig) -> list[ContentError]:
     """The exact check over a project: every formula of `content/`, computed ones included."""
     formulas, errors = content_formulas(config)
-    return [*errors, *exact_check(formulas)]
+    return [*errors, *exact_check(formulas, mode=progress.Mode(config.progress))]
 
 
 def content_formulas(config: BuildConfig) -> tuple[list[Formula], ErrorList]:
@@ -128,7 +131,7 @@ def content_formulas(config: BuildConfig) -> tuple[list[Formula], ErrorList]:
     topics = [parse_topic(path.read_bytes(), config.display(path), errors) for path in topic_files(config.content_dir)]
     notes = [note for topic in topics if topic is not None for note in topic.notes]
     blocks = [block for note in notes for block in note.sympy_blocks]
-    results, _ = compute.run_blocks(blocks, Cache(config.cache_dir), errors, config.jobs, config.sympy_cpu_seconds)
+    results, _ = compute.run_blocks(blocks, Cache(config.cache_dir), errors, config.jobs, config.sympy_cpu_seconds, progress.Mode(config.progress))
     formulas = [formula for note in notes for _, formula in note.formulas]
     for block in blocks:
         for show in compute.result_for(results, block) or ():

@@ -29,8 +29,9 @@ from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError
 from deckgen.limits import MEDIA_NAME_BYTES
 from deckgen.records import CompiledTopic, Location, NoteKind, Topic
+from deckgen.report import plural
 from deckgen.source.discover import topic_files
-from deckgen.syntax import HTML_TAG_RE, MATHJAX_RE
+from deckgen.syntax import HTML_TAG_RE, MATHJAX_RE, WARNING_RE
 
 ERROR, WARNING = "error", "warning"
 KEY_POINTS_LIMIT = 300  # reading units (a CJK character, a Latin word; a formula counts 3): twice the guide's ~150
@@ -44,7 +45,6 @@ _BUILD_CHECKS = (
 )
 _LABEL_RE = re.compile(r"^\s*(?:<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][^>]*>.*?</h[3-6]>)", re.S)
 _FIRST_BLOCK_RE = re.compile(r"<(ul|ol|p|table|blockquote|figure)[\s>].*?</\1>", re.S)
-_WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$")
 
 
 @dataclass(frozen=True)
@@ -59,12 +59,14 @@ class CheckReport:
     findings: tuple[Finding, ...]
     notes: int
     skipped: tuple[str, ...] = ()  # checks that could not run, and why
+    turned_off: tuple[str, ...] = ()  # checks the user turned off (--fast)
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)
 
     def failed(self, strict: bool) -> bool:
-        return bool(self.count(ERROR) or (strict and self.count(WARNING)))
+        """An error fails; with `strict`, so do a warning and a check that could not run."""
+        return bool(self.count(ERROR) or (strict and (self.count(WARNING) or self.skipped)))
 
     def by_check(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -77,7 +79,7 @@ class CheckReport:
             "version": 1,
             "ok": not self.failed(strict),
             "strict": strict,
-            "summary": {"errors": self.count(ERROR), "warnings": self.count(WARNING), "notes": self.notes, "by_check": self.by_check(), "skipped": list(self.skipped)},
+            "summary": {"errors": self.count(ERROR), "warnings": self.count(WARNING), "notes": self.notes, "by_check": self.by_check(), "skipped": list(self.skipped), "turned_off": list(self.turned_off)},
             "findings": [
                 {"path": f.problem.location.path, "line": f.problem.location.line, "severity": f.severity, "check": f.check, "message": f.problem.message, "hint": f.problem.hint}
                 for f in self.findings
@@ -89,12 +91,15 @@ def format_text(report: CheckReport, strict: bool) -> str:
     """What `deckgen check` prints: one line per finding, what was skipped, and a summary."""
     lines = [f"{f.severity}: {f.problem}  [{f.check}]" for f in report.findings]
     lines += [f"skipped: {reason}" for reason in report.skipped]
+    lines += [f"not run: {reason}" for reason in report.turned_off]
     counts = ", ".join(f"{n} {name}" for name, n in report.by_check().items())
     errors, warnings = report.count(ERROR), report.count(WARNING)
-    summary = f"{errors} error{'s' if errors != 1 else ''}, {warnings} warning{'s' if warnings != 1 else ''} in {report.notes} notes"
+    summary = f"{plural(errors, 'error')}, {plural(warnings, 'warning')} in {plural(report.notes, 'note')}"
     lines.append(summary + (f" ({counts})" if counts else ""))
-    if strict and warnings and not errors:
+    if strict and not errors and warnings:
         lines.append("failed: --strict treats warnings as errors")
+    elif strict and not errors and report.skipped:
+        lines.append("failed: --strict fails when a check could not run (see 'skipped' above)")
     return "\n".join(lines)
 
 
@@ -104,6 +109,7 @@ def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
 
     findings: list[Finding] = []
     skipped: list[str] = []
+    turned_off: list[str] = []
     compiled: list[CompiledTopic] | None = None
     try:
         gathered = gather(config)
@@ -121,10 +127,10 @@ def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
     if exact_formulas:
         findings += _exact_formulas(config, findings, skipped)
     else:
-        skipped.append("formula (exact MathJax check): turned off with --fast")
+        turned_off.append("formula (exact MathJax check): turned off with --fast")
     notes = sum(len(t.notes) for t in topics)
     ordered = sorted(_unique(findings), key=lambda f: (f.problem.location.path, f.problem.location.line, f.check))
-    return CheckReport(tuple(ordered), notes, tuple(skipped))
+    return CheckReport(tuple(ordered), notes, tuple(skipped), tuple(turned_off))
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -142,7 +148,7 @@ def _build_check(message: str) -> str:
 
 
 def _from_warning(text: str) -> Finding:
-    match = _WARNING_RE.match(text)
+    match = WARNING_RE.match(text)
     if not match:
         return Finding("build", WARNING, ContentError(Location("."), text))
     where = Location(match["path"], int(match["line"]))

@@ -2,6 +2,7 @@
 // Works from file:// (no fetch of local files); live reload only when served over http.
 (function () {
   "use strict";
+  var LABELS = window.DG_LABELS;  // the page's words, in the deck's language (site/labels.py)
   var root = document.documentElement;
   var body = document.body;
   var params = new URLSearchParams(location.search);
@@ -74,7 +75,7 @@
     results.textContent = "";
     var head = document.createElement("p");
     head.className = "pv-results-head";
-    head.textContent = found.length + (found.length === 1 ? " card" : " cards") + " match \u201c" + query.trim() + "\u201d";
+    head.textContent = LABELS[found.length === 1 ? "match_one" : "match_many"].replace("{n}", found.length).replace("{q}", query.trim());
     results.appendChild(head);
     var list = document.createElement("ol");
     found.slice(0, 200).forEach(function (c) {
@@ -131,7 +132,7 @@
           if (seen !== null && s.build !== seen && s.ok) { location.reload(); return; }
           seen = s.build;
           status.hidden = s.ok;
-          status.textContent = s.ok ? "" : "build failed (the page shows the last good build):\n" + s.errors.join("\n");
+          status.textContent = s.ok ? "" : LABELS.build_failed + "\n" + s.errors.join("\n");
         })
         .catch(function () { /* the server stopped; keep the page as it is */ })
         .then(function () { setTimeout(poll, 1000); });

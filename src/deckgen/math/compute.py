@@ -16,6 +16,7 @@ from deckgen import limits
 from deckgen.errors import ErrorList
 from deckgen.math import texcheck
 from deckgen.records import Formula, Location, Show, SympyBlock
+from deckgen.runtime import progress
 from deckgen.runtime.cache import Cache
 from deckgen.runtime.keys import Kind, sympy_key
 from deckgen.runtime.workers import Failure, Limits
@@ -28,7 +29,8 @@ def block_id(block: SympyBlock) -> str:
     return f"{block.location}#{block.token}"
 
 
-def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: int = 0, cpu_seconds: float = limits.SYMPY_CPU_SECONDS) -> tuple[Results, int]:
+def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: int = 0, cpu_seconds: float = limits.SYMPY_CPU_SECONDS,
+               mode: progress.Mode = progress.Mode.OFF) -> tuple[Results, int]:
     """Return the shows of the blocks that succeeded, and how many blocks were run."""
     results: Results = {}
     todo = []
@@ -44,7 +46,8 @@ def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: 
         from deckgen.runtime.workers import run_jobs
 
         job_limits = Limits(cpu_seconds, what="sympy block", flag="--sympy-timeout")
-        outcomes = run_jobs(HANDLER, [{"code": block.code} for block, _ in todo], job_limits, jobs)
+        with progress.stage("sympy blocks", len(todo), mode, "block") as shown:
+            outcomes = run_jobs(HANDLER, [{"code": block.code} for block, _ in todo], job_limits, jobs, shown.advance)
         for (block, key), outcome in zip(todo, outcomes, strict=True):
             shows = _shows((outcome.value or {}).get("shows"))
             if outcome.failure is None and shows is not None:

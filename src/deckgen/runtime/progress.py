@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from enum import StrEnum
 from typing import TextIO
 
+from deckgen.report import plural
+
 LINE_SECONDS = 10.0
 
 
@@ -43,7 +45,7 @@ class Stage:
 
             self._bar = tqdm(total=total, desc=name, unit=unit, leave=False, file=stream)
         elif mode is Mode.LINES:
-            self._line(f"{name}: 0 of {total} {unit}s")
+            self._line(f"{name}: 0 of {plural(total, unit)}")
 
     def advance(self, n: int = 1) -> None:
         with self._lock:
@@ -51,13 +53,13 @@ class Stage:
             if self._bar is not None:
                 self._bar.update(n)
             elif self.mode is Mode.LINES and time.monotonic() - self._last >= LINE_SECONDS:
-                self._line(f"{self.name}: {self.done} of {self.total} {self.unit}s")
+                self._line(f"{self.name}: {self.done} of {plural(self.total, self.unit)}")
 
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
         elif self.mode is Mode.LINES:
-            self._line(f"{self.name}: {self.done} of {self.total} {self.unit}s done in {time.monotonic() - self._started:.0f} s")
+            self._line(f"{self.name}: {self.done} of {plural(self.total, self.unit)} done in {time.monotonic() - self._started:.0f} s")
 
     def _line(self, text: str) -> None:
         self._last = time.monotonic()

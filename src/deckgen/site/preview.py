@@ -19,7 +19,10 @@ from pathlib import Path
 from deckgen.anki.cards import Card, render_cards
 from deckgen.config import BuildConfig
 from deckgen.records import CompiledTopic, RenderedNote
+from deckgen.runtime import progress
 from deckgen.runtime.cache import atomic_write
+from deckgen.site import labels
+from deckgen.site.labels import LABELS
 from deckgen.syntax import HTML_TAG_RE
 
 PREVIEW_DIR = "preview"
@@ -64,12 +67,16 @@ def build_preview(config: BuildConfig) -> PreviewReport:
     from deckgen.builder.pipeline import gather
 
     gathered = gather(config)
-    types = note_types()
-    decks = [_deck(topic, types) for topic in sorted(gathered.topics, key=lambda t: t.deck_name)]
+    types = note_types(config.language, config.extra_css)
+    decks = []
+    with progress.stage("preview", len(gathered.topics), progress.Mode(config.progress), "deck") as shown:
+        for topic in sorted(gathered.topics, key=lambda t: t.deck_name):
+            decks.append(_deck(topic, types))
+            shown.advance()
     out = preview_dir(config)
     head, mathjax = _mathjax(out)
     css = next(iter(types.values())).css
-    files = _site_files(decks, css, head)
+    files = _site_files(decks, css, head, config.language)
     written = _write_files(out, files, {name: gathered.media_files[name] for deck in decks for c in deck.cards for name in c.note.media})
     return PreviewReport(out / "index.html", len(decks), sum(len(d.cards) for d in decks), written, mathjax, tuple(gathered.warnings))
 
@@ -86,24 +93,25 @@ def _deck(topic: CompiledTopic, types) -> PreviewDeck:
 # ---- the pages --------------------------------------------------------------------------------
 
 
-def _site_files(decks: list[PreviewDeck], css: str, head: str) -> dict[str, bytes]:
+def _site_files(decks: list[PreviewDeck], css: str, head: str, language: str) -> dict[str, bytes]:
     files = {name: resources.files("deckgen.data").joinpath(name).read_bytes() for name in ASSETS}
     files["card.css"] = css.encode()
     files["search-index.js"] = _search_index(decks).encode()
-    files["index.html"] = _page("deckgen preview", _index_body(decks), decks, None, head).encode()
+    files["index.html"] = _page(LABELS[language]["title"], _index_body(decks, language), decks, None, head, language).encode()
     for deck in decks:
-        files[deck.page] = _page(deck.topic.deck_name, _deck_body(deck), decks, deck, head).encode()
+        files[deck.page] = _page(deck.topic.deck_name, _deck_body(deck, language), decks, deck, head, language).encode()
     return files
 
 
-def _page(title: str, body: str, decks: list[PreviewDeck], current: PreviewDeck | None, head: str) -> str:
+def _page(title: str, body: str, decks: list[PreviewDeck], current: PreviewDeck | None, head: str, language: str) -> str:
+    word = LABELS[language]
     nav = "\n".join(
         f'<li class="{"pv-current" if deck is current else ""}" style="--level:{deck.topic.deck_name.count("::")}">'
         f'<a href="{deck.page}">{html.escape(deck.topic.deck_name.split("::")[-1])}</a> <span class="pv-count">{len(deck.cards)}</span></li>'
         for deck in decks
     )
     return f"""<!DOCTYPE html>
-<html lang="zh" data-view="desktop">
+<html lang="{language}" data-view="desktop">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -111,16 +119,17 @@ def _page(title: str, body: str, decks: list[PreviewDeck], current: PreviewDeck 
 <link rel="stylesheet" href="card.css">
 <link rel="stylesheet" href="preview.css">
 <script src="search-index.js"></script>
+{labels.script(language)}
 {head}
 <script src="preview.js" defer></script>
 </head>
 <body class="pv-body">
 <header class="pv-bar">
-  <a class="pv-home" href="index.html">deckgen preview</a>
-  <input class="pv-search" type="search" placeholder="search text, tag:name" aria-label="search cards">
+  <a class="pv-home" href="index.html">{word["title"]}</a>
+  <input class="pv-search" type="search" placeholder="{word["search"]}" aria-label="{word["search_label"]}">
   <span class="pv-toggles">
-    <button type="button" class="pv-view" data-view="phone">phone</button><button type="button" class="pv-view" data-view="desktop">desktop</button>
-    <button type="button" class="pv-mode" data-mode="day">day</button><button type="button" class="pv-mode" data-mode="night">night</button>
+    <button type="button" class="pv-view" data-view="phone">{word["phone"]}</button><button type="button" class="pv-view" data-view="desktop">{word["desktop"]}</button>
+    <button type="button" class="pv-mode" data-mode="day">{word["day"]}</button><button type="button" class="pv-mode" data-mode="night">{word["night"]}</button>
   </span>
 </header>
 <div class="pv-status" hidden></div>
@@ -138,31 +147,31 @@ def _page(title: str, body: str, decks: list[PreviewDeck], current: PreviewDeck 
 """
 
 
-def _index_body(decks: list[PreviewDeck]) -> str:
+def _index_body(decks: list[PreviewDeck], language: str) -> str:
     rows = "\n".join(
         f'<li><a href="{deck.page}">{html.escape(deck.topic.deck_name)}</a> '
-        f'<span class="pv-count">{len(deck.topic.notes)} notes, {len(deck.cards)} cards</span>'
+        f'<span class="pv-count">{labels.count(language, len(deck.topic.notes), "note")}, {labels.count(language, len(deck.cards), "card")}</span>'
         f'<div class="pv-desc">{html.escape(deck.topic.description)}</div>'
         f'<div class="pv-source">{html.escape(deck.topic.location.path)}</div></li>'
         for deck in decks
     )
     total = sum(len(d.cards) for d in decks)
-    return f'<h1>{len(decks)} decks, {total} cards</h1>\n<ul class="pv-decks">\n{rows}\n</ul>'
+    return f'<h1>{labels.count(language, len(decks), "deck")}, {labels.count(language, total, "card")}</h1>\n<ul class="pv-decks">\n{rows}\n</ul>'
 
 
-def _deck_body(deck: PreviewDeck) -> str:
+def _deck_body(deck: PreviewDeck, language: str) -> str:
     topic = deck.topic
     intro = f'<h1>{html.escape(topic.deck_name)}</h1>\n<p class="pv-desc">{html.escape(topic.description)}</p>'
-    return intro + "\n" + "\n".join(_card_html(c) for c in deck.cards)
+    return intro + "\n" + "\n".join(_card_html(c, language) for c in deck.cards)
 
 
-def _card_html(pc: PreviewCard) -> str:
+def _card_html(pc: PreviewCard, language: str) -> str:
     note, card = pc.note, pc.card
     tags = " ".join(f'<button type="button" class="pv-tag" data-tag="{html.escape(t)}">{html.escape(t)}</button>' for t in note.tags)
     sides = "".join(
         f'<section class="pv-side"><h2 class="pv-label">{label}</h2>'
         f'<div class="card card{card.ordinal}">{_local_media(side, note.media)}</div></section>'
-        for label, side in (("front", card.question), ("back", card.answer))
+        for label, side in ((LABELS[language]["front"], card.question), (LABELS[language]["back"], card.answer))
     )
     return (
         f'<article class="pv-card" id="{pc.anchor}">\n'

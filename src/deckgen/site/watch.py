@@ -84,7 +84,7 @@ def _loop(config: BuildConfig, preview: bool, server, stop, out, err) -> int:
 def rebuild(config: BuildConfig, preview: bool, server, out, err) -> bool:
     """One build (and preview); prints the outcome, never raises for content or internal errors."""
     from deckgen.builder.pipeline import build
-    from deckgen.report import print_errors, print_report
+    from deckgen.report import plural, print_errors, print_report
 
     try:
         report = build(config)
@@ -93,7 +93,7 @@ def rebuild(config: BuildConfig, preview: bool, server, out, err) -> bool:
             from deckgen.site.preview import build_preview
 
             site = build_preview(config)
-            print(f"preview: {site.cards} cards in {site.decks} decks, {site.written} files updated", file=out)
+            print(f"preview: {plural(site.cards, 'card')} in {plural(site.decks, 'deck')}, {plural(site.written, 'file')} updated", file=out)
     except BuildFailed as failed:
         print_errors(failed, err, "dist/ keeps the last good build; still watching")
         if server is not None:

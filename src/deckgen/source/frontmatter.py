@@ -16,11 +16,10 @@ from deckgen.config import ALL_PACKAGE
 from deckgen.errors import ErrorList
 from deckgen.records import Location
 from deckgen.source.scan import SCRIPT_HINT, unsafe_html
-from deckgen.syntax import NAME_RE
+from deckgen.syntax import NAME_RE, TAG_RE
 
 KEYS = ("deck", "id", "tags", "description", "allow_scripts")
 TOP_KEY_RE = re.compile(r"^([^\s#:-][^:]*?)\s*:(\s|$)")
-TAG_RE = re.compile(r"[^\s\"]+")  # fullmatch: no spaces, quotes or newlines
 # File names Windows refuses whatever the extension, so dist/<id>.apkg could not be written there.
 WINDOWS_NAMES = {"con", "prn", "aux", "nul", *(f"{p}{n}" for p in ("com", "lpt") for n in range(10))}
 
