@@ -90,5 +90,5 @@ def chromium() -> str:
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is not installed, and CI must run the browser tests (see .ci/run)")
-        pytest.skip("chromium not found (apt-get install chromium, or set $DECKGEN_CHROMIUM)")
+        pytest.skip("Chromium not found: install it (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-cjk), or set $DECKGEN_CHROMIUM to a Chromium binary")
     return found

@@ -20,7 +20,7 @@ def _tool(module: str, *args: str) -> subprocess.CompletedProcess[str]:
     if shutil.which(module) is None and subprocess.run([sys.executable, "-c", f"import {module.replace('-', '_')}"], capture_output=True).returncode:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{module} is not installed, and CI must run it (pip install -e '.[test]')")
-        pytest.skip(f"{module} is not installed (pip install -e '.[test]')")
+        pytest.skip(f"{module} is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
     return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=REPO)
 
 

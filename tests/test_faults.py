@@ -284,7 +284,7 @@ def tmpfs(tmp_path):
         point.mkdir()
         done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True)
         if done.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+            pytest.skip(f"cannot mount a tmpfs here (the full-disk tests need root): {done.stderr.decode().strip()}")
         mounted.append(point)
         return point
 

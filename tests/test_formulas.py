@@ -55,7 +55,7 @@ def chromium():
     if browser.find_chromium() is None:
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is not installed, and CI must run the browser tests (see .ci/run)")
-        pytest.skip("chromium not found (apt-get install chromium, or set $DECKGEN_CHROMIUM)")
+        pytest.skip("Chromium not found: install it (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-cjk), or set $DECKGEN_CHROMIUM to a Chromium binary")
     mathjax.mathjax_dir()  # fetch Anki's MathJax once, before any test times a page
 
 
@@ -268,7 +268,7 @@ def test_a_rebuild_runs_no_block_and_does_not_import_sympy(project):
 
 def test_math_images_replace_formulas_keep_tex_as_alt_and_reach_anki(project, tmp_path, chromium):
     if shutil.which("npm") is None and os.environ.get("CI") != "true":
-        pytest.skip("npm not found: formula images fetch MathJax's SVG build with it once")
+        pytest.skip("npm not found: install it (Debian/Ubuntu: sudo apt-get install npm); formula images fetch MathJax's SVG build with it once")
     topic = SYMPY_TOPIC + "\n## 填空 {#cloze}\n\n方差 ${{c1::\\frac{2}{n}}}$，激活 {{c2::$\\sigma(x)$}}，代码 `$x$`。\n"
     root = project({"content/calc.md": topic})
     first = build(BuildConfig(root=root, math_images=True))

@@ -243,7 +243,7 @@ PAGE_FACTS = """() => {
 
 @pytest.fixture(scope="module")
 def browser(chromium):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
     with playwright.sync_playwright() as p:
         instance = p.chromium.launch(
             executable_path=chromium,

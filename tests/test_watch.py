@@ -114,7 +114,7 @@ def test_watch_rebuilds_on_edit_and_survives_errors(project, watcher):
 
 
 def test_watch_serve_reloads_the_page(project, watcher, chromium):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
     root = project({"content/basics.md": TOPIC})
     child = watcher(root, "--serve", "--port", "0")
     url = child.expect(r"serving the preview at (http://127\.0\.0\.1:\d+/)").group(1)

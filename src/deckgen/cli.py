@@ -361,8 +361,8 @@ def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
     cases = []
     for name, sub in [("", parser), *commands.items()]:
         flags, words, folder = _words(sub)
-        action = '_deckgen_reply "$cur" -d' if folder else ""
-        cases.append(f'        "{name}") words="{" ".join(words + flags)}"; [[ $cur != -* ]] && {action or ":"} ;;')
+        folders = ' [[ $cur != -* ]] && _deckgen_reply "$cur" -d;' if folder else ""
+        cases.append(f'        "{name}") words="{" ".join(words + flags)}";{folders} ;;')
     values = []
     for kind, options in _group(_values(parser)).items():
         reply = '_deckgen_reply "$cur" -d' if kind == "dir" else f'_deckgen_reply "$cur" -W "{kind}"' if kind else "COMPREPLY=()"
@@ -391,13 +391,18 @@ ZSH_HEADER = """\
 autoload -Uz bashcompinit && bashcompinit
 """
 BASH_TEMPLATE = """\
-_deckgen_reply() {{
-    local cur=$1; shift
-    local IFS=$'\\n'
-    COMPREPLY=($(compgen "$@" -- "$cur"))
+_deckgen_reply() {{  # CUR -d | CUR -W "WORDS": one reply per line, so folder names may hold spaces
+    local cur=$1 IFS=$'\\n'
+    if [[ $2 == -W ]]; then
+        COMPREPLY=($(compgen -W "${{3// /$'\\n'}}" -- "$cur"))
+    else
+        compopt -o filenames 2>/dev/null  # bash quotes the names and marks folders with /
+        COMPREPLY=($(compgen "${{@:2}}" -- "$cur"))
+    fi
 }}
 _deckgen() {{
     local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}} command="" words="" i
+    COMPREPLY=()
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${{COMP_WORDS[i]}}" in
             {commands}) command=${{COMP_WORDS[i]}}; break ;;
