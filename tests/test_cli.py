@@ -270,10 +270,10 @@ def test_counts_in_messages_are_plural_correct(project):
     assert run_deckgen(root, "ids").stdout.splitlines()[-1] == "every note has an id (1 topic file)"
     assert run_deckgen(root, "figures").stdout.splitlines()[-1] == "1 figure, 0 rendered and cached, 1 unused"
     (root / "figures/extra.py").unlink()
-    single = project({"content/a.md": TOPIC.split("## Area")[0]})
-    built = run_deckgen(single, "build")
+    (root / "content/a.md").write_text(TOPIC.split("## Area", maxsplit=1)[0].lstrip(), encoding="utf-8")  # one note
+    built = run_deckgen(root, "build")
     assert "1 note in 2 packages" in built.stdout
-    check = run_deckgen(single, "check", "--fast")
+    check = run_deckgen(root, "check", "--fast")
     assert "0 errors, 0 warnings in 1 note" in check.stdout
 
 
