@@ -118,7 +118,7 @@ def test_watch_serve_reloads_the_page(project, watcher, chromium):
     root = project({"content/basics.md": TOPIC})
     child = watcher(root, "--serve", "--port", "0")
     url = child.expect(r"serving the preview at (http://127\.0\.0\.1:\d+/)").group(1)
-    child.expect(r"^preview: 2 cards in 1 decks")
+    child.expect(r"^preview: 2 cards in 1 deck,")
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
         page = browser.new_page(viewport={"width": 390, "height": 844})

@@ -69,7 +69,7 @@ def build_preview(config: BuildConfig) -> PreviewReport:
     gathered = gather(config)
     types = note_types(config.language, config.extra_css)
     decks = []
-    with progress.stage("preview", len(gathered.topics), progress.Mode(config.progress), "deck") as shown:
+    with progress.stage("preview pages", len(gathered.topics), progress.Mode(config.progress), "deck") as shown:
         for topic in sorted(gathered.topics, key=lambda t: t.deck_name):
             decks.append(_deck(topic, types))
             shown.advance()
