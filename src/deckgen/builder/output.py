@@ -85,7 +85,7 @@ def _check_language_kept(config: BuildConfig, old_lock: dict) -> None:
         raise BuildFailed([ContentError(
             Location(PROJECT_FILE),
             f"language '{config.language}' would rename the card types of the notes already built in '{built}' (deckgen.lock): Anki would then copy the note types and stop updating these notes in every collection that has them",
-            f"keep language = \"{built}\" for this project (and no --lang); a new project can choose its language with 'deckgen init --lang'",
+            f"keep language = \"{built}\" for this project (and no --lang); if nobody has imported this deck yet, delete {config.display(config.lock_path)} and build again",
         )])
 
 
