@@ -28,7 +28,7 @@ from deckgen.records import CompiledTopic, Note, RenderedNote, Topic
 from deckgen.runtime import progress
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
-PROGRESS_MIN_NOTES = 100  # fewer render in about a second: no progress shown
+PROGRESS_MIN_NOTES = 1000  # fewer render in a second or two (the flagship's 246 in under one): no progress shown
 
 
 @dataclass(frozen=True)
