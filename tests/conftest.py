@@ -91,4 +91,19 @@ def chromium() -> str:
         if os.environ.get("CI") == "true":
             pytest.fail("chromium is not installed, and CI must run the browser tests (see .ci/run)")
         pytest.skip("Chromium not found: install it (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-cjk), or set $DECKGEN_CHROMIUM to a Chromium binary")
+    require_anki_mathjax()
     return found
+
+
+def require_anki_mathjax() -> None:
+    """Anki's MathJax, fetched before the tests: they may reach only loopback, so a fetch from
+    here fails (the README's test command runs `python -m deckgen.math.mathjax` first)."""
+    from deckgen.math import mathjax
+
+    try:
+        mathjax.mathjax_dir()
+    except mathjax.MathJaxUnavailable as exc:
+        message = f"Anki's MathJax is not in the cache ({exc}): fetch it once with '.venv/bin/python -m deckgen.math.mathjax' (part of the README's test command)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)

@@ -11,6 +11,7 @@ Anki ships MathJax inside the `aqt` wheel (`_aqt/data/web/js/`), not inside the 
 we depend on. When `_aqt` is not importable, the wheel of the matching version is fetched once
 with `pip download` into the user cache (`~/.cache/deckgen/`), and only the MathJax files are
 kept, so every check renders with the very build and configuration Anki users have.
+`python -m deckgen.math.mathjax` fetches both builds ahead of time (the README's test command).
 
 Anki's `tex-chtml-full.js` is byte for byte the one in npm's `mathjax` package of the same
 version; that package also holds `tex-svg-full.js`, the same engine with SVG output, which
@@ -186,3 +187,22 @@ def _locked(path: Path):
         yield
     finally:
         os.close(fd)
+
+
+def main() -> int:
+    """`python -m deckgen.math.mathjax`: fetch Anki's MathJax (and, with npm, the SVG build) into
+    the user cache now, while the network may be used; the tests may reach only loopback."""
+    try:
+        print(f"Anki's MathJax {anki_version()}: {mathjax_dir()}")
+        if shutil.which("npm"):
+            print(f"MathJax's SVG build (--math-images): {svg_script()}")
+        else:
+            print("MathJax's SVG build (--math-images): not fetched, npm not found")
+    except MathJaxUnavailable as exc:
+        print(f"deckgen: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
