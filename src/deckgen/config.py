@@ -10,7 +10,6 @@ package, and most projects have no `pyproject.toml` to put it in.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from collections.abc import Callable
@@ -204,6 +203,8 @@ def read_settings(root: Path) -> dict[str, Any]:
         where = Location(PROJECT_FILE, _line_of(text, key))
         setting = SETTINGS.get(key)
         if setting is None:
+            import difflib  # only for a mistake: the no-op build stays light
+
             close = difflib.get_close_matches(key, SETTINGS, n=1)
             errors.add(where, f"unknown setting '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""), f"the settings are {', '.join(SETTINGS)} (README, 'Project settings')")
             continue
