@@ -127,7 +127,7 @@ def test_watch_serve_reloads_the_page(project, watcher, chromium):
         page.evaluate("window.deckgenMarker = 1")  # gone after a reload
 
         edit(root / "content/basics.md", "改变通道数。", "改变通道数，热更新成功。")
-        page.wait_for_function("!window.deckgenMarker && document.body.innerText.includes('热更新成功')", timeout=WAIT * 1000)
+        page.wait_for_function("!window.deckgenMarker && document.body !== null && document.body.innerText.includes('热更新成功')", timeout=WAIT * 1000)
 
         edit(root / "content/basics.md", "## 什么是感受野？ {#rf}", "## 什么是感受野？ {#rf}\n\n公式 $k_{eff$ 没有闭合")
         page.wait_for_selector(".pv-status:not([hidden])", timeout=WAIT * 1000)
