@@ -232,6 +232,20 @@ def test_math_images_variant_never_changes_the_lock(project, tmp_path, chromium)
     fresh.close()
 
 
+@pytest.mark.parametrize("option", [{"jobs": 1}, {"jobs": 2}, {"dist_dir": "elsewhere"}, {"progress": "lines"}])
+def test_other_build_options_write_the_same_lock(project, tmp_path, option):
+    root = project(files())
+    build(BuildConfig(root=root, now=T1))
+    (root / "content/a.md").write_text((root / "content/a.md").read_text().replace("答案一", "答案一（改）"))
+    clone = tmp_path / "clone"
+    shutil.copytree(root, clone)
+    build(BuildConfig(root=clone, now=T2))
+    if "dist_dir" in option:
+        option = {"dist_dir": tmp_path / "elsewhere"}
+    build(BuildConfig(root=root, now=T2, **option))
+    assert (root / "deckgen.lock").read_bytes() == (clone / "deckgen.lock").read_bytes()
+
+
 # ---- 3. moving a note, renaming its id -----------------------------------------------------
 
 
