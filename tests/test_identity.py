@@ -342,6 +342,26 @@ def test_renaming_an_id_by_hand_warns_and_the_report_keeps_history_in_mind(proje
     assert json.loads((root / "deckgen.lock").read_text())["notes"]["question-one"]["guid"] == guid_for("a/q1")
 
 
+def test_a_mv_whose_sources_were_put_back_keeps_the_guid(project, tmp_path):
+    """`deckgen mv` writes the lock first. If the sources then go back to the old id (the rename
+    was interrupted, or undone with git), the old id takes its GUID back: no duplicate."""
+    root = project(files())
+    build(BuildConfig(root=root, now=T1))
+    col = reviewed(tmp_path, root)
+    before = state(col)
+    sources = {p: p.read_bytes() for p in (root / "content").glob("*.md")}
+    assert run_deckgen(root, "mv", "q1", "renamed").code == 0
+    for path, data in sources.items():
+        path.write_bytes(data)
+    text = report_text(build(BuildConfig(root=root, now=T2)))
+    assert "~ a/q1  (takes back its GUID from 'renamed')" in text and "- a/renamed" not in text
+    lock = json.loads((root / "deckgen.lock").read_text())["notes"]
+    assert lock["q1"]["guid"] == guid_for("a/q1") and "renamed" not in lock
+    log = import_package(col, root / "dist" / "all.apkg")
+    assert not log.new and state(col) == before
+    col.close()
+
+
 def test_mv_refuses_an_id_in_use_and_an_unknown_one(project):
     root = project(files())
     build(BuildConfig(root=root, now=T1))

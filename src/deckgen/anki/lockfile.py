@@ -362,23 +362,20 @@ def renamed(lock: Lock, old_id: str, new_id: str) -> Lock:
 
 
 @dataclass
-class _Decks:
-    """What changed per deck, collected while the notes are assigned their mods."""
+class _Deck:
+    """What changed in one deck, collected while the notes are stamped."""
 
-    buckets: dict[str, dict[str, list]] = field(default_factory=dict)
+    topic: str = ""
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reasons: list[tuple[str, str]] = field(default_factory=list)
+    moved_in: list[tuple[str, str]] = field(default_factory=list)
+    renamed_from: list[str] = field(default_factory=list)
 
-    def of(self, deck: str, topic: str = "") -> dict[str, list]:
-        bucket = self.buckets.setdefault(deck, {"added": [], "changed": [], "removed": [], "reasons": [], "moved_in": [], "renamed_from": [], "topic": [""]})
-        if topic:
-            bucket["topic"][0] = topic
-        return bucket
-
-    def result(self) -> tuple[DeckChanges, ...]:
-        out = []
-        for deck, b in sorted(self.buckets.items()):
-            renamed_from = Counter(b["renamed_from"]).most_common(1)
-            out.append(DeckChanges(deck, tuple(b["added"]), tuple(b["changed"]), tuple(sorted(b["removed"])), tuple(b["reasons"]), tuple(b["moved_in"]), renamed_from[0][0] if renamed_from else "", b["topic"][0]))
-        return tuple(out)
+    def result(self, name: str) -> DeckChanges:
+        renamed = Counter(self.renamed_from).most_common(1)
+        return DeckChanges(name, tuple(self.added), tuple(self.changed), tuple(sorted(self.removed)), tuple(self.reasons), tuple(self.moved_in), renamed[0][0] if renamed else "", self.topic)
 
 
 def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[NoteKind, NoteType], libraries: Libraries, now: int | None = None) -> LockResult:
@@ -386,7 +383,13 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
     would skip (a published note's or note type's schema)."""
     now = int(time.time()) if now is None else now
     errors = ErrorList()
-    decks = _Decks()
+    decks: dict[str, _Deck] = {}
+
+    def deck_of(name: str, topic: str) -> _Deck:
+        deck = decks.setdefault(name, _Deck(topic))
+        deck.topic = deck.topic or topic
+        return deck
+
     current = {note.note_id for _, note in notes}
     owners = {entry.guid: note_id for note_id, entry in old.notes.items()}
     taken = set(owners)
@@ -395,58 +398,36 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
     mods: dict[str, int] = {}
     taken_over: set[str] = set()
     kept_for_drift = 0
-    for deck, note in notes:
-        note_id = note.note_id
-        previous = old.notes.get(note_id)
-        reason = ""
-        if previous is None:
-            default = guid_for(note.key)
-            holder = owners.get(default)
-            if holder is not None and holder not in current:
-                # The id that holds this note's own first GUID is gone: it is this note renamed
-                # back (a `deckgen mv` undone by hand). Taking the GUID over updates that note.
-                previous, reason = old.notes[holder], f"takes back its GUID from '{holder}'"
-                taken_over.add(holder)
-            guid = previous.guid if previous else _fresh_guid(note.key, taken)
-        else:
-            guid = previous.guid
-        taken.add(guid)
+    for deck_name, note in notes:
+        previous, guid, reason = _identity(old, note, owners, current, taken)
+        if reason:
+            taken_over.add(owners[guid])
         kind = _published_kind(previous, note)
         if previous is not None and kind != note.kind.value:
-            errors.add(note.location, f"note '{note_id}' was published as a {kind} note and is now {note.kind.value}: Anki would skip it as conflicting on every import from now on, and nothing would say so",
+            errors.add(note.location, f"note '{note.note_id}' was published as a {kind} note and is now {note.kind.value}: Anki would skip it as conflicting on every import from now on, and nothing would say so",
                        f"keep its type ({_type_line(kind)}); or give it a new id to publish it as a new note (users get it without review history, and keep the old one until they delete it)")
             continue
-        digest = note_hash(note)
-        entry = NoteEntry(note.key.split("/", 1)[0], deck, guid, note.kind.value, digest, note.source_key, 0, question=question_hash(note))
-        if previous is None:
-            entry = dataclasses.replace(entry, mod=now)
-            decks.of(deck, entry.topic)["added"].append(note.key)
-        elif previous.removed:
-            entry = dataclasses.replace(entry, mod=_newer(now, previous), earlier=_earlier(previous))
-            decks.of(deck, entry.topic)["added"].append(note.key)
-            decks.of(deck, entry.topic)["reasons"].append((note.key, "back in the sources; it keeps its GUID, so collections that still have it update it"))
-        elif previous.hash == digest and not reason:
-            entry = dataclasses.replace(entry, mod=previous.mod, earlier=previous.earlier)
-        elif previous.source == note.source_key and note.source_key and libraries.drift and not reason:
-            entry, kept_for_drift = dataclasses.replace(previous, deck=deck, kind=note.kind.value, was="", question=question_hash(note)), kept_for_drift + 1
-        else:
-            entry = dataclasses.replace(entry, mod=_newer(now, previous), earlier=_earlier(previous))
-            decks.of(deck, entry.topic)["changed"].append(note.key)
-            why = reason or _why_changed(previous, entry, note, libraries)
-            if why:
-                decks.of(deck, entry.topic)["reasons"].append((note.key, why))
-        if previous is not None and not previous.removed and _folded(previous.deck) != _folded(deck):
+        fresh = NoteEntry(note.key.split("/", 1)[0], deck_name, guid, note.kind.value, note_hash(note), note.source_key, 0, question=question_hash(note))
+        entry, change, why = _stamped(previous, fresh, note, libraries, now, reason)
+        deck = deck_of(deck_name, entry.topic)
+        if change == "kept for drift":
+            kept_for_drift += 1
+        elif change:
+            getattr(deck, change).append(note.key)
+        if why:
+            deck.reasons.append((note.key, why))
+        if previous is not None and not previous.removed and _folded(previous.deck) != _folded(deck_name):
             if previous.topic == entry.topic:
-                decks.of(deck, entry.topic)["renamed_from"].append(previous.deck)
+                deck.renamed_from.append(previous.deck)
             else:
-                decks.of(deck, entry.topic)["moved_in"].append((note.key, previous.deck))
-        new_notes[note_id] = entry
+                deck.moved_in.append((note.key, previous.deck))
+        new_notes[note.note_id] = entry
         guids[note.key], mods[note.key] = entry.guid, entry.mod
     for note_id, previous in old.notes.items():
         if note_id in new_notes or note_id in taken_over or note_id in current:
             continue
         if not previous.removed:
-            decks.of(previous.deck, previous.topic)["removed"].append(f"{previous.topic}/{note_id}")
+            deck_of(previous.deck, previous.topic).removed.append(f"{previous.topic}/{note_id}")
         new_notes[note_id] = dataclasses.replace(previous, removed=True, was="")
     type_mods, new_types, notices = _notetypes(old, notetypes, libraries, now, errors)
     errors.raise_if_any()
@@ -456,7 +437,40 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
     elif libraries.upgraded and old.libraries is not None:
         notices.append(f"{libraries.upgrade_reason()} ({libraries.pins_file or 'installed'}): deckgen.lock now records these versions")
     lock = Lock(new_notes, new_types, libraries.recorded, {}, old.path)
-    return LockResult(guids, mods, type_mods, lock, decks.result(), tuple(notices), tuple(warnings))
+    changes = tuple(change for change in (decks[name].result(name) for name in sorted(decks)) if not change.empty)
+    return LockResult(guids, mods, type_mods, lock, changes, tuple(notices), tuple(warnings))
+
+
+def _identity(old: Lock, note: RenderedNote, owners: dict[str, str], current: set[str], taken: set[str]) -> tuple[NoteEntry | None, str, str]:
+    """The note's entry in the old lock, its GUID, and why it took a GUID over ("" usually)."""
+    previous = old.notes.get(note.note_id)
+    if previous is not None:
+        return previous, previous.guid, ""
+    default = guid_for(note.key)
+    holder = owners.get(default)
+    if holder is not None and holder not in current:
+        # The id that holds this note's own first GUID is gone: it is this note renamed back (a
+        # `deckgen mv` undone by hand, or interrupted). Taking the GUID over updates that note.
+        return old.notes[holder], default, f"takes back its GUID from '{holder}'"
+    guid = _fresh_guid(note.key, taken)
+    taken.add(guid)
+    return None, guid, ""
+
+
+def _stamped(previous: NoteEntry | None, entry: NoteEntry, note: RenderedNote, libraries: Libraries, now: int, reason: str) -> tuple[NoteEntry, str, str]:
+    """The note's new entry with its mod, what kind of change it is ("added", "changed", "" or
+    "kept for drift") and why, when that is not an edit."""
+    if previous is None:
+        return dataclasses.replace(entry, mod=now), "added", ""
+    if previous.removed:
+        return dataclasses.replace(entry, mod=_newer(now, previous), earlier=_earlier(previous)), "added", "back in the sources; it keeps its GUID, so collections that still have it update it"
+    if previous.hash == entry.hash and not reason:
+        return dataclasses.replace(entry, mod=previous.mod, earlier=previous.earlier), "", ""
+    if libraries.drift and previous.source == entry.source and entry.source and not reason:
+        # Only the libraries differ from the pins: another machine's rendering, not an edit.
+        return dataclasses.replace(previous, deck=entry.deck, kind=entry.kind, was="", question=entry.question), "kept for drift", ""
+    restamped = dataclasses.replace(entry, mod=_newer(now, previous), earlier=_earlier(previous))
+    return restamped, "changed", reason or _why_changed(previous, restamped, note, libraries)
 
 
 def question_hash(note: RenderedNote) -> str:
