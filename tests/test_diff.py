@@ -300,3 +300,18 @@ def test_diff_predicts_the_math_images_variant(tmp_path, chromium):
     build(config)
     check_prediction(result, s.col, s.root / "dist" / "all.apkg")
     s.col.close()
+
+
+def test_diff_against_the_package_imported_earlier(tmp_path):
+    root = write_project(tmp_path / "proj", files())
+    build(BuildConfig(root=root, now=T1))
+    earlier = tmp_path / "imported-earlier.apkg"
+    shutil.copy(root / "dist" / "all.apkg", earlier)
+    col = new_collection(tmp_path / "anki")
+    import_package(col, earlier)
+    config = everything_at_once(Setup(root, col, tmp_path))
+    result = diff(config, earlier)
+    assert result.summary() == {"added": 1, "updated": 3, "unchanged": 3, "conflicting": 0, "overwrites_edits": 0, "edits_kept": 0, "elsewhere": 1, "gone": 1}
+    build(config)
+    check_prediction(result, col, root / "dist" / "all.apkg")
+    col.close()
