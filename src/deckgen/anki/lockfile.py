@@ -550,7 +550,12 @@ def _notetypes(old: Lock, notetypes: dict[NoteKind, NoteType], libraries: Librar
         else:
             entry = dataclasses.replace(entry, mod=now if previous is None else max(now, previous.mod + 1))
             if previous is not None:
-                why = libraries.upgrade_reason() if previous.source == nt.source_hash and libraries.upgraded else "its name, templates or style changed"
+                if any(id_ is None for _, id_ in (*previous.fields, *previous.templates)):
+                    why = "its fields and templates now carry ids, so that later renames update in place"
+                elif previous.source == nt.source_hash and libraries.upgraded:
+                    why = libraries.upgrade_reason()
+                else:
+                    why = "its name, templates or style changed"
                 notices.append(f"note type '{nt.name}' changed ({why}): Anki updates it in place on import")
         entries[kind.value], mods[kind.value] = entry, entry.mod
     return mods, entries, notices
