@@ -197,7 +197,7 @@ def test_project_settings_are_applied_and_flags_win(project, tmp_path):
     model = col.models.get(NOTETYPE_IDS[NoteKind.BASIC])
     assert model["name"] == "deckgen Q&A" and [t["name"] for t in model["tmpls"]] == ["Q&A"]
     assert model["css"].rstrip().endswith(".dg { letter-spacing: 0.01em; }")
-    assert col.models.get(NOTETYPE_IDS[NoteKind.CLOZE])["name"] == "deckgen cloze"
+    assert col.models.get(NOTETYPE_IDS[NoteKind.CLOZE])["name"] == "deckgen Cloze"
     for note_id in col.find_notes(""):
         assert {"my-deck", "exam::2026"} <= set(col.get_note(note_id).tags)
     col.close()
@@ -230,20 +230,22 @@ def test_bad_settings_are_errors_at_their_line(project, text, line, message):
     assert not (root / "dist").exists() and not (root / ".deckgen-cache").exists()
 
 
-def test_changing_the_label_language_of_a_built_deck_is_refused(project):
-    """Anki pairs card types by name: renamed ones would copy the note type and stop the updates."""
+def test_switching_the_label_language_renames_the_note_types_in_place(project, tmp_path):
+    """Note types and card types keep their ids: Anki renames them on import, no copy, no conflict."""
     root = project({"content/a.md": TOPIC})
-    assert run_deckgen(root, "build").code == 0  # the default labels: Chinese, as every deck built so far
-    before = (root / "dist/all.apkg").read_bytes(), (root / "deckgen.lock").read_bytes()
-    for attempt in (("build", "--lang", "en"), ("build",)):
-        if attempt == ("build",):
-            (root / "deckgen.toml").write_text('language = "en"\n', encoding="utf-8")
-        run = run_deckgen(root, *attempt)
-        assert run.code == 1
-        assert "language 'en' would rename the card types of the notes already built in 'zh' (deckgen.lock)" in run.stderr
-        assert ((root / "dist/all.apkg").read_bytes(), (root / "deckgen.lock").read_bytes()) == before
-    (root / "deckgen.toml").write_text('language = "zh"\n', encoding="utf-8")
+    assert run_deckgen(root, "build").code == 0  # the default labels: Chinese
+    col = new_collection(tmp_path / "anki")
+    import_package(col, root / "dist/all.apkg")
+    notes_before = sorted(col.find_notes(""))
+    (root / "deckgen.toml").write_text('language = "en"\n', encoding="utf-8")
     assert run_deckgen(root, "build").code == 0
+    log = import_package(col, root / "dist/all.apkg")
+    assert not log.conflicting and not log.new
+    model = col.models.get(NOTETYPE_IDS[NoteKind.BASIC])
+    assert model["name"] == "deckgen Q&A" and [t["name"] for t in model["tmpls"]] == ["Q&A"]
+    assert sorted(m.name for m in col.models.all_names_and_ids() if m.name.startswith("deckgen")) == ["deckgen Cloze", "deckgen Q&A", "deckgen Q&A (and reversed)"]
+    assert sorted(col.find_notes("")) == notes_before
+    col.close()
 
 
 def test_preview_labels_follow_the_language(project):

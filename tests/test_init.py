@@ -23,7 +23,7 @@ def init(tmp_path, *args: str):
 
 
 @pytest.mark.parametrize("language, names, cards", [
-    ("en", {"deckgen Q&A", "deckgen Q&A (both ways)", "deckgen cloze"}, {"Q&A", "Reverse", "Cloze"}),
+    ("en", {"deckgen Q&A", "deckgen Q&A (and reversed)", "deckgen Cloze"}, {"Q&A", "Reverse", "Cloze"}),
     ("zh", {"deckgen 问答", "deckgen 问答（双向）", "deckgen 填空"}, {"问答", "反向", "填空"}),
 ])
 def test_init_builds_strictly_and_imports_into_anki(tmp_path, language, names, cards):

@@ -179,6 +179,19 @@ def _add_watch(commands: Commands) -> None:
     _serve_flags(watch, "also build the preview, serve it on 127.0.0.1 and reload the page after each rebuild")
 
 
+def _add_mv(commands: Commands) -> None:
+    mv = _command(commands, "mv", "rename a note id, keeping the note's GUID and review history", _run_mv)
+    mv.add_argument("old", metavar="OLD", help="the note id to rename")
+    mv.add_argument("new", metavar="NEW", help="its new id")
+
+
+def _add_diff(commands: Commands) -> None:
+    diff = _command(commands, "diff", "what importing today's build into your collection will do (a dry run of Anki's import)", _run_diff, builds=True)
+    diff.add_argument("--against", type=Path, required=True, metavar="FILE", help="what you have: a package you imported (.apkg), or your collection exported from Anki (.colpkg, or .apkg with all notes)")
+    diff.add_argument("--package", default="all", metavar="NAME", help="the package of today's build you would import: a topic id, or 'all' (default)")
+    diff.add_argument("--format", choices=("text", "json"), default="text", help="output format (json: for scripts)")
+
+
 def _add_help(commands: Commands) -> None:
     names = [add.__name__.removeprefix("_add_") for add in COMMANDS]
     help_ = commands.add_parser("help", help="show the help of deckgen or of one command", description="Show the help of deckgen, or of COMMAND.")
@@ -195,7 +208,7 @@ def _add_completion(commands: Commands) -> None:
     completion.set_defaults(run=_run_completion)
 
 
-COMMANDS = (_add_build, _add_init, _add_ids, _add_figures, _add_preview, _add_check, _add_watch, _add_help, _add_completion)
+COMMANDS = (_add_build, _add_init, _add_ids, _add_figures, _add_preview, _add_check, _add_watch, _add_mv, _add_diff, _add_help, _add_completion)
 
 
 # ---- what each command does ---------------------------------------------------------------------
@@ -298,6 +311,34 @@ def _run_check(args: argparse.Namespace) -> int:
     else:
         print(format_text(report, args.strict))
     return 1 if report.failed(args.strict) else 0
+
+
+def _run_mv(args: argparse.Namespace) -> int:
+    from deckgen.builder.rename import rename_note
+
+    done = rename_note(config_from(args), args.old, args.new)
+    refs = f" and {plural(done.references, f'[[{args.old}]] reference')}" if done.references else ""
+    print(f"{done.heading}: renamed {{#{args.old}}} to {{#{args.new}}}{refs}")
+    if done.lock_updated:
+        print(f"deckgen.lock: '{args.new}' keeps the GUID of '{args.old}'; the next build updates the note in place, with its review history")
+        if done.replaced_removed:
+            print(f"deckgen.lock: '{args.new}' was the id of a removed note; that note's GUID is forgotten (collections keep it, as a note no longer in the sources)")
+    else:
+        print(f"'{args.old}' was never built, so it has no GUID yet: nothing to keep")
+    return 0
+
+
+def _run_diff(args: argparse.Namespace) -> int:
+    import json
+
+    from deckgen.check.diff import diff, format_text
+
+    result = diff(config_from(args), args.against, args.package)
+    if args.format == "json":
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+    else:
+        print(format_text(result))
+    return 0
 
 
 def _run_watch(args: argparse.Namespace) -> int:

@@ -46,6 +46,7 @@ class Context:
     state: BuildState  # the last build: which rendered notes can be kept
     check_all: bool  # check the formulas of kept notes too (deckgen's code changed)
     failed: bool  # errors were found elsewhere: collect every problem, render nothing
+    figure_origins: dict[str, str] = dataclasses.field(default_factory=dict)  # figure name -> what its author wrote (lockfile's `source`)
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def parse(config: BuildConfig, paths: list[str], errors: ErrorList) -> list[Topi
 def compile_parsed(config: BuildConfig, topics: list[Topic], context: Context, jobs: int, errors: ErrorList, mode: progress.Mode = progress.Mode.OFF) -> Compiled:
     """Plan and render `topics` (full, not skeletons) and save them to the cache."""
     cache = Cache(config.cache_dir)
-    plans = notes.plan(config, topics, context.figures, context.sympy, context.titles, errors)
+    plans = notes.plan(config, topics, context.figures, context.sympy, context.titles, errors, context.figure_origins)
     if context.failed or errors:  # render nothing, but report every formula problem with the other errors
         for note in (note for topic in topics for note in topic.notes):
             errors += notes.formula_errors(note)

@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deckgen.builder import store
+from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs, read_inputs, unchanged
-from deckgen.builder.output import Gathered, exclusive, write
+from deckgen.builder.output import Gathered, exclusive, merge_pending, plan, write
 from deckgen.builder.store import BuildState
 from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
@@ -47,11 +47,14 @@ def build(config: BuildConfig) -> BuildReport:
             report = unchanged(config, inputs, state)
             if report is None:
                 gathered = _gather_intact(config, inputs, state)
-                _fail_on_warnings(config, gathered.warnings)
+                if config.strict:  # the lock file's warnings too, before anything is written
+                    _fail_on_warnings(config, [*gathered.warnings, *plan(config, gathered).lock.warnings])
                 place = config.dist_dir
                 report = write(config, gathered, inputs, state)
-            else:
+            else:  # a build killed after its last rename leaves its report for this one
                 _fail_on_warnings(config, report.warnings)
+                report = merge_pending(config, report)
+                pending.clear(config.cache_dir)
     except OSError as exc:  # disk full, read-only or missing folders: the user's to fix, not a bug
         where = config.display(Path(exc.filename)) if exc.filename else config.display(place)
         raise BuildFailed([file_error(exc, where)]) from None
@@ -79,14 +82,14 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
         parsed = work.topics
         every: list[Topic | CompiledTopic] = [*compiled.values(), *parsed]
         identity.check_unique(config, every, errors)
-        identity.check_deck_ids_kept(config, every, errors)
         refs.check(parsed, titles, errors)
         figures = _render_figures(config, parsed, known, cache, errors)
         blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
         sympy, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_cpu_seconds, Mode(config.progress))
         # A note rendered again from the same inputs passed the same formula check in the last
         # build, unless deckgen's code changed.
-        context = compiling.Context(figures.media, sympy, titles, figure_keys, bases, state, state.code != inputs.code, bool(errors))
+        origins = {name: source.origin for name, source in known.items()}
+        context = compiling.Context(figures.media, sympy, titles, figure_keys, bases, state, state.code != inputs.code, bool(errors), origins)
         fresh = work.finish(context, errors)
     finally:
         work.close()
@@ -94,17 +97,18 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     topic_keys.update(fresh.keys)
     compiled.update((topic.source_path, topic) for topic in fresh.topics)
     topics = [compiled[path] for path in inputs.content if path in compiled]
-    if config.math_images:
-        from deckgen.builder.mathimages import apply  # deferred: only this option draws formulas
-
-        topics = apply(topics, cache, config.cache_dir / "media", Mode(config.progress))
     if config.tags:  # after the cache: the compiled topics stay the same whatever the project adds
         topics = [_with_tags(topic, config.tags) for topic in topics]
-    media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
+    packaged = topics
+    if config.math_images:  # a variant of the packages; the lock follows the default build
+        from deckgen.builder.mathimages import apply  # deferred: only this option draws formulas
+
+        packaged = apply(topics, cache, config.cache_dir / "media", Mode(config.progress))
+    media_files = {name: config.cache_dir / "media" / name for topic in packaged for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
     warnings = [*figures.warnings, *registry.unused_warnings(known, used)]
     stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": fresh.rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
-    return Gathered(topics, media_files, warnings, topic_keys, stats)
+    return Gathered(topics, media_files, warnings, topic_keys, stats, packaged)
 
 
 def _with_tags(topic: CompiledTopic, tags: tuple[str, ...]) -> CompiledTopic:

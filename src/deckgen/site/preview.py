@@ -68,9 +68,10 @@ def build_preview(config: BuildConfig) -> PreviewReport:
 
     gathered = gather(config)
     types = note_types(config.language, config.extra_css)
+    packaged = gathered.packaged if gathered.packaged is not None else gathered.topics
     decks = []
-    with progress.stage("preview pages", len(gathered.topics), progress.Mode(config.progress), "deck") as shown:
-        for topic in sorted(gathered.topics, key=lambda t: t.deck_name):
+    with progress.stage("preview pages", len(packaged), progress.Mode(config.progress), "deck") as shown:
+        for topic in sorted(packaged, key=lambda t: t.deck_name):
             decks.append(_deck(topic, types))
             shown.advance()
     out = preview_dir(config)
