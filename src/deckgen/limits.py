@@ -27,6 +27,7 @@ WALL_FACTOR = 5.0
 WALL_EXTRA_SECONDS = 10.0
 WORKER_MEMORY_BYTES = 2 * 1024**3  # address space per worker process
 WORKER_OUTPUT_BYTES = 64 * 1024  # of what a job prints, kept for its error message
+WORKER_RESULT_BYTES = 64 * 1024**2  # what one job returns (a figure's two SVGs, a block's LaTeX)
 RENDER_CPU_SECONDS = 60.0  # backstop per note; the checks in source/guards.py catch known slow input first
 
 

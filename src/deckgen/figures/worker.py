@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 from deckgen.figures import api as figure_api
 from deckgen.figures import style as figure_style
-from deckgen.runtime.jobs import CpuLimit, JobFailed
+from deckgen.runtime.jobs import CpuLimit, JobFailed, describe
 
 _loaded: dict[str, dict[str, figure_api.FigureSpec]] = {}
 
@@ -61,7 +61,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except SystemExit as exc:  # exit() in a script must not end the worker
         raise JobFailed("raise", f"the script called exit({exc.code if exc.code is not None else ''})", trace=_script_frames(exc, script)) from None
     except Exception as exc:  # a figure script may raise anything: report it trimmed to the script
-        raise JobFailed("raise", f"{type(exc).__name__}: {exc}", trace=_script_frames(exc, script)) from None
+        raise JobFailed("raise", describe(exc), trace=_script_frames(exc, script)) from None
     day, night = rendered["day"][0], rendered["night"][0]
     if day is None or night is None:
         raise JobFailed("empty", "the figure draws nothing")
