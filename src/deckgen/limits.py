@@ -10,6 +10,8 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024  # an image; phones sync every byte
 MAX_IMAGE_PIXELS = 40_000_000  # a decoded 60000×60000 PNG is 14 GB: phones give up long before
 MAX_NESTING = 24  # levels of lists and quotes in one note: Python-Markdown recurses once per level
 MAX_OPEN_BRACKETS = 200  # '[' never closed in one note: Python-Markdown's link search is quadratic in them
+MAX_YAML_NESTING = 16  # levels of lists and mappings in front matter: PyYAML recurses once per level
+MAX_YAML_INT_DIGITS = 64  # Python refuses to convert integers of more than 4300 digits
 MAX_ERRORS_PER_FILE = 50  # printed per file: a broken generated file can hold thousands
 
 # ---- what Anki accepts -------------------------------------------------------------------------
