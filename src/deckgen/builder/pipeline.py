@@ -93,7 +93,9 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
         topics = apply(topics, cache, config.cache_dir / "media")
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
-    warnings = [*(w for topic in topics for w in topic.warnings), *figures.warnings, *registry.unused_warnings(known, used)]
+    from deckgen.source.discover import ignored_warnings
+
+    warnings = [*ignored_warnings(config.content_dir, config.display), *(w for topic in topics for w in topic.warnings), *figures.warnings, *registry.unused_warnings(known, used)]
     stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
     return Gathered(topics, media_files, warnings, topic_keys, stats)
 

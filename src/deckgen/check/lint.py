@@ -12,7 +12,8 @@ Checks beyond the build:
   answers too long to review at all;
 - figure: unknown (an error, from the build) and unused figures;
 - formula: formulas Anki's MathJax cannot render (the exact check, in headless Chromium);
-- html: raw `<script>`, `<iframe>`, event-handler attributes or `javascript:` links in content;
+- html: raw HTML the card allowlist refuses (source/sanitize.py, the build's own): scripts,
+  frames, event handlers, `javascript:` links, remote resources, style sheets;
 - media-name: media file names over Anki's 120-byte limit, or not in Unicode NFC.
 """
 from __future__ import annotations
@@ -21,9 +22,7 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
 
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError
@@ -40,7 +39,7 @@ _BUILD_CHECKS = (
     (re.compile(r"^unknown figure|^figure '"), "figure"),
     (re.compile(r"^formula "), "formula"),
     (re.compile(r"^note has no id"), "missing-id"),
-    (re.compile(r"<script>|event-handler attribute|' URL in the note|^raw <\w+> tag"), "html"),
+    (re.compile(r"<script>|event-handler attribute|' URL in|^raw <\w+> tag| in the note$| in the deck description$|^the rendered card holds|^remote image|^image '.*' is not a local file"), "html"),
 )
 _LABEL_RE = re.compile(r"^\s*(?:<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][^>]*>.*?</h[3-6]>)", re.S)
 _FIRST_BLOCK_RE = re.compile(r"<(ul|ol|p|table|blockquote|figure)[\s>].*?</\1>", re.S)
@@ -146,8 +145,10 @@ def _from_warning(text: str) -> Finding:
     if not match:
         return Finding("build", WARNING, ContentError(Location("."), text))
     where = Location(match["path"], int(match["line"]))
-    hint = "show it in a note with ![caption](figure:NAME), or delete the function" if "not used" in text else ""
-    return Finding(_build_check(match["message"]), WARNING, ContentError(where, match["message"], hint))
+    message, _, hint = match["message"].partition(" — ")
+    if "not used" in text and not hint:
+        hint = "show it in a note with ![caption](figure:NAME), or delete the function"
+    return Finding(_build_check(message), WARNING, ContentError(where, message, hint))
 
 
 def _parse(config: BuildConfig) -> list[Topic]:
@@ -235,40 +236,32 @@ def _answers(topics: list[CompiledTopic]) -> list[Finding]:
 # ---- raw HTML ---------------------------------------------------------------------------------
 
 
-class _ActiveContent(HTMLParser):
-    """Collects what would run code in a card: script-like tags, on* handlers, javascript: URLs."""
-
-    DANGEROUS_TAGS: ClassVar[frozenset[str]] = frozenset({"script", "iframe", "object", "embed", "frame", "frameset"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, str]] = []  # (what, text to look for in the source)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.DANGEROUS_TAGS:
-            self.found.append((f"<{tag}> element", f"<{tag}"))
-        for name, value in attrs:
-            if name.startswith("on"):
-                self.found.append((f"event-handler attribute {name}= on <{tag}>", f"{name}="))
-            elif (value or "").strip().lower().startswith("javascript:"):
-                self.found.append((f"javascript: URL in {name}= on <{tag}>", "javascript:"))
-
-
 def _raw_html(topics: list[CompiledTopic], sources: dict[str, list[str]]) -> list[Finding]:
+    """What the card allowlist (source/sanitize.py, the build's own) refuses in the packaged
+    fields: the build stops on all of it except in decks with `allow_scripts: true`, where
+    this says what their cards run or fetch."""
+    from deckgen.source import sanitize
+
     out = []
     for topic in topics:
         lines = sources.get(topic.location.path, [])
         note_starts = sorted(n.location.line for n in topic.notes)
         for note in topic.notes:
-            parser = _ActiveContent()
-            for field in (note.front, note.back):
-                parser.feed(field)
-            parser.close()
             end = next((line for line in note_starts if line > note.location.line), len(lines) + 1)
-            for what, needle in dict.fromkeys(parser.found):
-                line = next((i for i in range(note.location.line, end) if needle.lower() in lines[i - 1].lower()), note.location.line)
-                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML that runs code: {what}", "remove it: a shared deck must not run code on the reviewer's device (deckgen cards need none)")))
+            found = [p for field in (note.front, note.back) for p in sanitize.problems(field, remote=True)]
+            for what in dict.fromkeys(p.what for p in found):
+                needle = _needle(what)
+                line = next((i for i in range(note.location.line, end) if needle and needle in lines[i - 1].lower()), note.location.line)
+                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML the cards of a shared deck should not carry: {what}", "remove it: a shared deck must not run code or fetch anything on the reviewer's device (deckgen cards need neither)")))
     return out
+
+
+def _needle(what: str) -> str:
+    """Text to look for in the source to find the line of a problem ("<iframe", "onclick=")."""
+    tag = re.match(r"<(\w+)> element", what)
+    attribute = re.match(r"attribute '([^']+)'", what)
+    scheme = re.match(r"'(\w+):'", what)
+    return f"<{tag.group(1)}" if tag else f"{attribute.group(1)}=" if attribute else f"{scheme.group(1)}:" if scheme else ""
 
 
 # ---- media names ------------------------------------------------------------------------------
