@@ -32,6 +32,10 @@ WORKER_OUTPUT_BYTES = 64 * 1024  # of what a job prints, kept for its error mess
 WORKER_RESULT_BYTES = 64 * 1024**2  # what one job returns (a figure's two SVGs, a block's LaTeX)
 RENDER_CPU_SECONDS = 60.0  # backstop per note; the checks in source/guards.py catch known slow input first
 
+# ---- the preview server (site/serve.py) ---------------------------------------------------------
+PREVIEW_IDLE_SECONDS = 10.0  # a connection that sends nothing for this long is closed
+PREVIEW_CONNECTIONS = 32  # served at once; a page needs a handful
+
 
 def wall_backstop(cpu_seconds: float) -> float:
     """Wall-clock seconds after which a job that uses little CPU (it sleeps or hangs) is stopped."""
