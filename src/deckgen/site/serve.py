@@ -126,6 +126,7 @@ class _Server(ThreadingHTTPServer):
     """A threading server with a cap on connections served at once and no tracebacks."""
 
     daemon_threads = True
+    request_queue_size = 128  # the listen backlog: a burst of connections is accepted (and refused) at once, not retried
 
     def __init__(self, address: tuple[str, int], handler, connections: int):
         self._slots = threading.BoundedSemaphore(connections)
