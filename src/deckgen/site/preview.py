@@ -64,8 +64,9 @@ def build_preview(config: BuildConfig) -> PreviewReport:
     from deckgen.builder.pipeline import gather
 
     gathered = gather(config)
-    types = note_types()
-    decks = [_deck(topic, types) for topic in sorted(gathered.topics, key=lambda t: t.deck_name)]
+    types = note_types(config.language)
+    packaged = gathered.packaged if gathered.packaged is not None else gathered.topics
+    decks = [_deck(topic, types) for topic in sorted(packaged, key=lambda t: t.deck_name)]
     out = preview_dir(config)
     head, mathjax = _mathjax(out)
     css = next(iter(types.values())).css
