@@ -176,7 +176,7 @@ def test_files_that_look_like_topics_but_are_not_built_are_warnings(project):
     })
     result = run_deckgen(root)
     assert result.code == 0, result.stderr
-    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: ")]
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning: content/")]
     assert warnings == [
         "warning: content/Upper.MD:1: this file is not built, it looks like a topic — rename it to Upper.md to build it (only the lowercase .md extension makes a topic)",
         "warning: content/notes.markdown:1: this file is not built, it looks like a topic — rename it to notes.md to build it (only the lowercase .md extension makes a topic)",

@@ -45,6 +45,7 @@ from deckgen.runtime import isolation
 
 POLL_SECONDS = 0.2  # how often the parent reads the children's CPU time
 START_SECONDS = 300.0  # wall-clock backstop for a child to import its handler
+EXIT_SECONDS = 10.0  # wall-clock backstop for a child that finished its jobs to exit
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,10 @@ def _run_child(handler: str, jobs: list[tuple[int, dict[str, Any]]], job_limits:
             _send(child, {"index": index, "payload": payload})
         os.close(child.jobs)
         child.jobs = -1
-        return _collect(child, [index for index, _ in jobs], job_limits, on_done)
+        done = _collect(child, [index for index, _ in jobs], job_limits, on_done)
+        if len(done) == len(jobs) and all(result.failure is None or result.failure.kind not in ("cpu", "wall", "crash", "memory", "output") for result in done):
+            _let_exit(child)
+        return done
     finally:
         live.discard(child)
         _kill(child)
@@ -356,6 +360,16 @@ def _cpu_seconds(session: int) -> float:
         if int(fields[3]) == session:
             total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
     return total / ticks
+
+
+def _let_exit(child: _Child) -> None:
+    """Give a child that finished its jobs a moment to exit on its own (it does so at once), so
+    that the launcher reaps it and its CPU time is counted in the build's; whatever is left is
+    killed by `_kill` right after."""
+    try:
+        child.proc.wait(timeout=EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def _stop(child: _Child) -> None:
