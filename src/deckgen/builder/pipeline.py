@@ -55,7 +55,7 @@ def build(config: BuildConfig) -> BuildReport:
 
 def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState | None = None) -> Gathered:
     """Parse, render and check everything; raise BuildFailed listing every error."""
-    from deckgen.builder import identity, notes, refs
+    from deckgen.builder import dangling, identity, notes, refs
     from deckgen.figures import registry
     from deckgen.math import compute
 
@@ -93,7 +93,8 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
         topics = apply(topics, cache, config.cache_dir / "media")
     media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
-    warnings = [*figures.warnings, *registry.unused_warnings(known, used)]
+    parsed_notes = [note for topic in parsed for note in topic.notes]
+    warnings = [*figures.warnings, *registry.unused_warnings(known, used), *dangling.warnings(parsed_notes, lambda block: compute.result_for(sympy, block) == ())]
     stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
     return Gathered(topics, media_files, warnings, topic_keys, stats)
 
