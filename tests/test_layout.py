@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
 import struct
+import subprocess
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -15,8 +19,8 @@ from conftest import REPO, run_deckgen
 from deckgen import BuildConfig, build
 from deckgen.builder.pipeline import gather
 from deckgen.check.layout import check_layout
-from deckgen.figures.svgtext import text_sizes
 from deckgen.figures.style import PHONE_WIDTH_PX
+from deckgen.figures.svgtext import text_sizes
 from deckgen.limits import MIN_TEXT_PX
 from deckgen.site.preview import build_preview, wait_until_rendered
 
@@ -129,9 +133,9 @@ def line_of(text: str, needle: str) -> int:
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802  (the name http.server calls)
+    def do_GET(self) -> None:
         Recorder.seen.append(self.path)
         self.send_response(204)
         self.end_headers()
@@ -228,12 +232,8 @@ def test_check_command_reports_layout_findings_with_path_and_line(phone_project,
     assert run.code == 1  # the MathJax error is an error
 
 
-def test_check_without_playwright_or_chromium_says_it_skipped(project, tmp_path):
+def test_check_without_chromium_says_it_skipped_the_layout(project, tmp_path):
     root = project({"content/a.md": "---\ndeck: a\nid: a\n---\n\n## 问？ {#q}\n\n答。\n"})
-    import os
-    import subprocess
-    import sys
-
     env = dict(os.environ, DECKGEN_CHROMIUM=str(tmp_path / "no-such-chromium"))
     proc = subprocess.run([sys.executable, "-m", "deckgen.cli", "--root", str(root), "check", "--format", "json"], capture_output=True, text=True, env=env)
     skipped = json.loads(proc.stdout)["summary"]["skipped"]
