@@ -52,10 +52,20 @@ def test_every_seed_question_is_covered(imported):
     assert not missing, f"seed questions without a note: {missing}"
 
 
-def test_every_note_names_its_seed_question(imported):
+# The topics that go beyond the seeds (detection, segmentation, transformers, perception,
+# deployment): their notes answer no seed question, so they carry only topic tags.
+BEYOND_THE_SEEDS = {"detection", "segmentation", "vision-transformer", "perception", "deployment"}
+
+
+def test_every_note_names_its_seed_question_and_its_topic(imported):
     _, _, col, _ = imported
-    untagged = [col.get_note(nid)["Meta"] for nid in col.find_notes("") if not any(t.lower().startswith("seed::") for t in col.get_note(nid).tags)]
+    notes = [col.get_note(nid) for nid in col.find_notes("")]
+    untagged = [n["Meta"] for n in notes if n["Meta"].split("/")[0] not in BEYOND_THE_SEEDS and not any(t.lower().startswith("seed::") for t in n.tags)]
     assert not untagged, f"notes without a seed:: tag: {untagged}"
+    no_topic = [n["Meta"] for n in notes if not any(t.lower().startswith("topic::") for t in n.tags)]
+    assert not no_topic, f"notes without a topic:: tag: {no_topic}"
+    decks = {n["Meta"].split("/")[0] for n in notes}
+    assert BEYOND_THE_SEEDS <= decks
 
 
 def test_every_card_renders_with_its_media(imported):

@@ -89,6 +89,39 @@ def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(pr
     assert result.code == 1 and f"content/a.md:{line}: formula" in result.stderr, result.stderr
 
 
+def long_topic(deck_id: str, n: int) -> str:
+    """About 600 bytes a note: a few such topics are enough for parsing to go to worker processes."""
+    prose = "残差连接让梯度可以绕过非线性层直接回传，批归一化让每层输入的分布保持稳定。" * 6
+    notes = "\n".join(f"## 问题 {i}？ {{#{deck_id}-q{i}}}\n\n- {prose}\n- 第 {i} 条：$x_{{{i}}}^2$\n" for i in range(n))
+    return f"---\ndeck: 并行::{deck_id}\nid: {deck_id}\n---\n\n{notes}"
+
+
+def test_topics_parsed_and_rendered_in_worker_processes_give_the_same_bytes(project, tmp_path):
+    from deckgen.builder import compiling
+
+    files = {f"content/{d}.md": long_topic(d, 200) for d in "abc"}
+    assert sum(len(text.encode()) for text in files.values()) >= compiling.PARALLEL_MIN_BYTES
+    root = project(files)
+    one = shutil.copytree(root, tmp_path / "one")
+    parallel = build(BuildConfig(root=root, jobs=2, now=1_800_000_000))
+    single = build(BuildConfig(root=one, jobs=1, now=1_800_000_000))
+    assert parallel.stats["notes_rendered"] == single.stats["notes_rendered"] == 600
+    assert packages(root) == packages(one)
+
+
+def test_errors_found_in_topic_workers_are_all_reported_at_their_lines(project):
+    from conftest import run_deckgen
+
+    files = {f"content/{d}.md": long_topic(d, 200) for d in "abc"}
+    files["content/b.md"] = files["content/b.md"].replace("$x_{7}^2$", "$x_{7}^2^3$", 1)
+    files["content/c.md"] = files["content/c.md"].replace("{#c-q3}", "{#a-q3}", 1)  # a duplicate id: the build fails before rendering
+    root = project(files)
+    result = run_deckgen(root, "--jobs", "2")
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "note id 'a-q3' is also used at content/a.md" in result.stderr
+    assert "content/b.md:" in result.stderr and "double exponent" in result.stderr  # formula problems are still collected
+
+
 FIGURE_SCRIPT = """
 from deckgen.figure_api import figure
 

@@ -374,7 +374,7 @@ def test_damaged_lock_file_is_a_clear_error(built, tmp_path):
     (root / "deckgen.lock").write_text('{"version": 1, "notes": [')
     before = visible(root)
     result = run_deckgen(root)
-    assert_clear_error(result.code, result.stderr, "error: deckgen.lock:1: the lock file is unreadable")
+    assert_clear_error(result.code, result.stderr, "error: deckgen.lock:1: the lock file is damaged: not valid JSON")
     assert " — restore it from version control" in result.stderr
     assert visible(root) == before
 

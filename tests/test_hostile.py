@@ -222,7 +222,8 @@ CASES = [
     Case("deck-name-collides", {LATER: md("## 问题 {#q}", "", "答", header=("deck: 好::基础", "id: bad"))}, "content/zz.md:2: deck name '好::基础' is also used by content/good.md"),
     Case("deck-name-collides-ignoring-case", {LATER: md("## 问题 {#q}", "", "答", header=("deck: 好::other", "id: bad"))}, "content/zz.md:2: deck name '好::other' is also used by content/other.md ('好::Other': Anki ignores case)"),
     Case("deck-id-collides", {LATER: md("## 问题 {#q}", "", "答", header=("deck: 坏", "id: good"))}, "content/zz.md:3: deck id 'good' is also used by content/good.md"),
-    Case("deck-id-renamed", {}, "content/good.md:3: the deck id changed from 'good' to 'good-v2'", setup=_edit("content/good.md", "id: good\n", "id: good-v2\n")),
+    # A changed deck id is no error any more: each note keeps its GUID (tests/test_identity.py).
+    Case("published-note-type-changed", {}, "content/good.md:7: note 'relu' was published as a basic note and is now reversed", setup=_edit("content/good.md", "## 什么是 ReLU？ {#relu}\n", "## 什么是 ReLU？ {#relu}\ntype: reversed\n")),
     # ---- scripts in content --------------------------------------------------------------------
     Case("script-tag", {BAD: note("答案", "", "<script>alert(1)</script>")}, "content/bad.md:10: <script> in the note"),
     Case("script-tag-in-question", {BAD: note("答案", heading="## 问题 <SCRIPT src=x.js></SCRIPT> {#q}")}, "content/bad.md:6: <script> in the note"),

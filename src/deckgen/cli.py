@@ -74,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
     _build_flags(watch)
     _serve_flags(watch, "also build the preview, serve it on 127.0.0.1 and reload the page after each rebuild")
     watch.set_defaults(run=_run_watch)
+
+    mv = sub.add_parser("mv", help="rename a note id, keeping the note's GUID and review history")
+    mv.add_argument("old", metavar="OLD", help="the note id to rename")
+    mv.add_argument("new", metavar="NEW", help="its new id")
+    mv.set_defaults(run=_run_mv)
+
+    diff = sub.add_parser("diff", help="what importing today's build into your collection will do (a dry run of Anki's import)")
+    _build_flags(diff)
+    diff.add_argument("--against", type=Path, required=True, metavar="FILE", help="what you have: a package you imported (.apkg), or your collection exported from Anki (.colpkg, or .apkg with all notes)")
+    diff.add_argument("--package", default="all", metavar="NAME", help="the package of today's build you would import: a topic id, or 'all' (default)")
+    diff.add_argument("--format", choices=("text", "json"), default="text", help="output format (json: for scripts)")
+    diff.set_defaults(run=_run_diff)
     return parser
 
 
@@ -203,6 +215,34 @@ def _run_check(args) -> int:
     else:
         print(format_text(report, args.strict))
     return 1 if report.failed(args.strict) else 0
+
+
+def _run_mv(args) -> int:
+    from deckgen.builder.rename import rename_note
+
+    done = rename_note(config_from(args), args.old, args.new)
+    refs = f" and {done.references} [[{args.old}]] reference{'s' if done.references != 1 else ''}" if done.references else ""
+    print(f"{done.heading}: renamed {{#{args.old}}} to {{#{args.new}}}{refs}")
+    if done.lock_updated:
+        print(f"deckgen.lock: '{args.new}' keeps the GUID of '{args.old}'; the next build updates the note in place, with its review history")
+        if done.replaced_removed:
+            print(f"deckgen.lock: '{args.new}' was the id of a removed note; that note's GUID is forgotten (collections keep it, as a note no longer in the sources)")
+    else:
+        print(f"'{args.old}' was never built, so it has no GUID yet: nothing to keep")
+    return 0
+
+
+def _run_diff(args) -> int:
+    import json
+
+    from deckgen.check.diff import diff, format_text
+
+    result = diff(config_from(args), args.against, args.package)
+    if args.format == "json":
+        print(json.dumps(result.as_json(), ensure_ascii=False, indent=1))
+    else:
+        print(format_text(result))
+    return 0
 
 
 def _run_watch(args) -> int:

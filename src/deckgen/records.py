@@ -125,6 +125,7 @@ class RenderedNote:
     media: tuple[str, ...]  # media file names (content-hashed) the fields reference
     location: Location
     render_key: str = ""  # hash of everything the fields were rendered from
+    source_key: str = ""  # hash of what the author wrote for it (no library's output): see lockfile
 
     @property
     def note_id(self) -> str:
@@ -162,10 +163,14 @@ class DeckChanges:
     added: tuple[str, ...] = ()
     changed: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    reasons: tuple[tuple[str, str], ...] = ()  # (note key, why) for changes that are not edits
+    moved_in: tuple[tuple[str, str], ...] = ()  # (note key, the deck its cards stay in)
+    renamed_from: str = ""  # the deck's name in the last build (same deck id)
+    topic: str = ""  # the deck id of the topic, when the deck has one
 
     @property
     def empty(self) -> bool:
-        return not (self.added or self.changed or self.removed)
+        return not (self.added or self.changed or self.removed or self.renamed_from)
 
 
 @dataclass(frozen=True)
@@ -178,3 +183,4 @@ class BuildReport:
     notes: int
     warnings: tuple[str, ...] = ()
     stats: dict = field(default_factory=dict)
+    notices: tuple[str, ...] = ()  # what the user should know besides the notes: note types, libraries

@@ -6,7 +6,7 @@ from typing import TextIO
 
 from deckgen.errors import BuildFailed
 from deckgen.limits import MAX_ERRORS_PER_FILE
-from deckgen.records import BuildReport
+from deckgen.records import BuildReport, DeckChanges
 
 
 def plural(count: int, word: str, plural_form: str = "") -> str:
@@ -23,17 +23,60 @@ def print_report(report: BuildReport, out: TextIO = sys.stdout) -> None:
             continue
         any_change = True
         counts = ", ".join(f"{len(keys)} {what}" for what, keys in (("added", deck.added), ("changed", deck.changed), ("removed", deck.removed)) if keys)
-        print(f"{deck.deck_name}: {counts}", file=out)
+        renamed = f"renamed from {deck.renamed_from}" if deck.renamed_from else ""
+        print(f"{deck.deck_name}: {'; '.join(part for part in (renamed, counts) if part)}", file=out)
+        reasons = dict(deck.reasons)
         for mark, keys in (("+", deck.added), ("~", deck.changed)):
             for key in keys:
-                print(f"  {mark} {key}", file=out)
+                why = f"  ({reasons[key]})" if key in reasons else ""
+                print(f"  {mark} {key}{why}", file=out)
         for key in deck.removed:
-            print(f'  - {key}  (import never deletes: find it in Anki\'s browser with  "Meta:{key}"  and delete it there)', file=out)
+            print(f"  - {key}  (import never deletes: the note stays in your collection with its review history; to delete it, and its history with it, search  {note_search(key)}  in Anki's browser)", file=out)
+        for line in cards_elsewhere(deck):
+            print(f"  {line}", file=out)
     if not any_change:
         print("no note changed since the last build", file=out)
+    for notice in report.notices:
+        print(f"note: {notice}", file=out)
     written = f"{len(report.written)} written" if report.written else "all unchanged"
     seconds = report.stats.get("seconds", 0)
     print(f"{plural(report.notes, 'note')} in {plural(len(report.packages), 'package')} ({written}) in {seconds:.2f} s", file=out)
+
+
+def cards_elsewhere(deck: DeckChanges) -> list[str]:
+    """What Anki does with the cards of notes whose deck changed, and the one action that
+    completes the move: Anki's import never moves existing cards (anki-facts)."""
+    lines = []
+    if deck.renamed_from:
+        topic = deck.topic
+        lines.append(
+            f"Anki matches decks by name: importing creates '{deck.deck_name}' and leaves your cards in '{deck.renamed_from}'. "
+            f"To finish the rename, rename '{deck.renamed_from}' to '{deck.deck_name}' in Anki before importing (deck list → gear → Rename)"
+            + (f"; if you already imported, search  {moved_search(topic, deck.deck_name)}  in Anki's browser, select all, Change Deck → {deck.deck_name}, then delete the empty '{deck.renamed_from}'" if topic else "")
+        )
+    olds = sorted({old for _, old in deck.moved_in})
+    if olds:
+        topic = deck.topic or deck.moved_in[0][0].split("/", 1)[0]
+        lines.append(
+            f"Anki's import never moves existing cards: the cards of the {plural(len(deck.moved_in), 'note')} moved here stay in {', '.join(olds)}. "
+            f"To move them, search  {moved_search(topic, deck.deck_name)}  in Anki's browser, select all, Change Deck → {deck.deck_name}"
+        )
+    return lines
+
+
+def note_search(key: str) -> str:
+    """The Anki browser search that finds a note by its deckgen key ("deck id/note id")."""
+    return f'"Meta:{key}"'
+
+
+def moved_search(topic: str, deck_name: str) -> str:
+    """The cards of a topic's notes that are not in its deck."""
+    return f'"Meta:{topic}/*" -"deck:{search_text(deck_name)}"'
+
+
+def search_text(text: str) -> str:
+    """`text` matched literally in an Anki search term (`*`, `_`, `"` and `\\` are special)."""
+    return "".join("\\" + ch if ch in '*_"\\' else ch for ch in text)
 
 
 def print_errors(failed: BuildFailed, err: TextIO = sys.stderr, tail: str = "nothing was written, dist/ is unchanged") -> None:

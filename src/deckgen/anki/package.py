@@ -16,11 +16,12 @@ import json
 import os
 import sqlite3
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import genanki
 
-from deckgen.anki.notetypes import NoteType, deck_number, guid_for
+from deckgen.anki.notetypes import NoteType, deck_number
 from deckgen.records import CompiledTopic, NoteKind
 from deckgen.runtime.keys import package_key as _package_key
 from deckgen.syntax import CLOZE_OPEN_RE
@@ -34,8 +35,9 @@ class _Model(genanki.Model):
         super().__init__(
             model_id=notetype.id,
             name=notetype.name,
-            fields=[{"name": f} for f in notetype.fields],
-            templates=[{"name": n, "qfmt": q, "afmt": a} for n, q, a in notetype.templates],
+            # Ids pair fields and templates on import (Anki 2.1.67+), so names can change.
+            fields=[{"name": f, "id": i} for f, i in zip(notetype.fields, notetype.field_ids, strict=True)],
+            templates=[{"name": n, "qfmt": q, "afmt": a, "id": i} for (n, q, a), i in zip(notetype.templates, notetype.template_ids, strict=True)],
             css=notetype.css,
             model_type=genanki.Model.CLOZE if notetype.kind is NoteKind.CLOZE else genanki.Model.FRONT_BACK,
             sort_field_index=0,
@@ -89,28 +91,38 @@ def _card_ords(model: _Model, fields: tuple[str, ...]):
     return [o for o, kind, required in model._req if (any if kind == "any" else all)(fields[i] for i in required)]
 
 
-def package_key(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_hashes: dict[str, str], note_mods: dict[str, int], type_mods: dict[str, int]) -> str:
+def package_key(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_hashes: dict[str, str], stamps: Stamps) -> str:
     """Everything the bytes of the package holding `topics` depend on: equal keys, equal bytes.
 
-    `note_hashes` are the lock file's hashes of each note's type, fields and tags; media names
+    `note_hashes` are the hashes of each note's type, fields and tags as packaged; media names
     are content-hashed, so the names stand for the files.
     """
+    note_mods, type_mods = stamps.note_mods, stamps.type_mods
     decks = [
-        (t.deck_name, t.description, [(n.key, note_hashes[n.key], n.tags, n.media, note_mods[n.key]) for n in t.notes])
+        (t.deck_name, t.description, [(n.key, stamps.guids[n.key], note_hashes[n.key], n.tags, n.media, note_mods[n.key]) for n in t.notes])
         for t in topics
     ]
     types = sorted((kind.value, nt.content_hash, type_mods[kind.value]) for kind, nt in notetypes.items())
     return _package_key(decks, types)
 
 
-def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods, type_mods, media: dict[str, Path], jobs: int = 0) -> dict[str, bytes]:
+@dataclass(frozen=True)
+class Stamps:
+    """What the lock file decides for a package: each note's GUID and mod, each note type's mod."""
+
+    guids: dict[str, str]  # note key -> GUID
+    note_mods: dict[str, int]
+    type_mods: dict[str, int]
+
+
+def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: Stamps, media: dict[str, Path], jobs: int = 0) -> dict[str, bytes]:
     """Build every package; the biggest (the one holding all topics) is built in a second process
     when the others hold about as many notes, as in a full build. When they hold few (a rebuild
     after an edit), forking would cost more than it saves."""
     sizes = {name: sum(len(t.notes) for t in topics) for name, topics in outputs.items()}
     biggest = max(sizes, key=lambda name: sizes[name], default=None)
     workers = jobs or os.cpu_count() or 1
-    args = (notetypes, note_mods, type_mods, media)
+    args = (notetypes, stamps, media)
     if workers < 2 or biggest is None or sum(sizes.values()) - sizes[biggest] < PARALLEL_MIN_NOTES:
         return {name: build_package(topics, *args) for name, topics in outputs.items()}
     import multiprocessing
@@ -122,15 +134,16 @@ def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, note_mods
     return built
 
 
-def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_mods: dict[str, int], type_mods: dict[str, int], media: dict[str, Path]) -> bytes:
+def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], stamps: Stamps, media: dict[str, Path]) -> bytes:
     """One package holding `topics` as decks; `media` maps file names to files on disk."""
+    note_mods, type_mods = stamps.note_mods, stamps.type_mods
     models = {kind: _Model(nt, type_mods[kind.value]) for kind, nt in notetypes.items()}
     decks: list[_Deck] = []
     used_media: set[str] = set()
     for topic in topics:
         deck = _Deck(deck_number(topic.deck_name), topic.deck_name, _description(topic.description))
         for position, note in enumerate(topic.notes):
-            deck.add_row((note_mods[note.key], guid_for(note.key), models[note.kind], note.fields, note.tags, position))
+            deck.add_row((note_mods[note.key], stamps.guids[note.key], models[note.kind], note.fields, note.tags, position))
             used_media.update(note.media)
         decks.append(deck)
     # Ids and the collection's own times come from the newest change in *this* package, so a

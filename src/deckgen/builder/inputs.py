@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deckgen import limits
+from deckgen.anki.pins import CONSTRAINTS
 from deckgen.builder.store import BuildState
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError, ErrorList
@@ -54,9 +55,16 @@ def read_inputs(config: BuildConfig) -> Inputs:
     scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
     # Library versions too: a new matplotlib or font must re-render the figures, not skip the build.
     figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts], library_versions("figures"))
-    # --math-images changes every card, as a new deckgen version would.
-    code = key_for(code_key(), "math-images") if config.math_images else code_key()
+    # --math-images changes every card, as a new deckgen version would; the language names the
+    # note types and cards. The pins decide which notes are restamped (anki/pins.py).
+    code = key_for(code_key(), "math-images" if config.math_images else "", config.language, pins_key(config.root))
     return Inputs(content, key_for(assets), figure_sources, code)
+
+
+def pins_key(root) -> str:
+    """The project's constraints.txt: a changed pin can change which notes are restamped."""
+    path = root / CONSTRAINTS
+    return sha256(path.read_bytes()) if path.is_file() else ""
 
 
 def lock_digest(config: BuildConfig) -> str:

@@ -25,6 +25,7 @@ from deckgen.errors import ContentError, ErrorList
 from deckgen.figures.render import FigureMedia
 from deckgen.math import compute
 from deckgen.records import CompiledTopic, Note, RenderedNote, Topic
+from deckgen.runtime.keys import note_key
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
 
@@ -39,6 +40,7 @@ class NotePlan:
     replacements: dict[str, str]  # HTML for each image and sympy placeholder in the note
     media: tuple[str, ...]  # media file names the note uses
     key: str  # render key: equal keys give equal fields
+    source: str = ""  # source key: what the author wrote (see source_key)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,8 @@ class Rendering:
     problems: tuple[ContentError, ...]
 
 
-def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedia], sympy: compute.Results, titles: dict[str, str], errors: ErrorList) -> list[TopicPlan]:
+def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedia], sympy: compute.Results, titles: dict[str, str], errors: ErrorList, figure_origins: dict[str, str] | None = None) -> list[TopicPlan]:
+    origins_of = figure_origins or {}
     plans = []
     for topic in topics:
         markdown_file = config.root / topic.location.path
@@ -68,9 +71,25 @@ def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedi
             for ref in note.refs:
                 replacements[ref.token] = ref_html(titles.get(ref.target, ref.target))
             key = render_key(note, topic.deck_id, topic.tags, replacements)
-            notes.append(NotePlan(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names)), key))
+            origins = {ref.token: origins_of.get(ref.figure_name, "") if ref.figure_name else replacements.get(ref.token, "") for ref in note.media}
+            origins.update((ref.token, titles.get(ref.target, "")) for ref in note.refs)
+            source = source_key(note, topic.deck_id, topic.tags, origins)
+            notes.append(NotePlan(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names)), key, source))
         plans.append(TopicPlan(topic, tuple(notes)))
     return plans
+
+
+def source_key(note: Note, deck_id: str, deck_tags: tuple[str, ...], origins: dict[str, str]) -> str:
+    """What the author wrote for a note, without any library's output: its Markdown, formulas,
+    sympy code, details, deck id and tags, and for each figure, image and reference what it
+    stands for (the figure's script, the image's content-hashed name, the cited question).
+    A new Pygments or matplotlib changes the rendered fields but not this (lockfile.update)."""
+    formulas = [(token, f.tex, f.display) for token, f in note.formulas]
+    blocks = [(block.token, block.code) for block in note.sympy_blocks]
+    media = [(ref.token, ref.target, ref.caption) for ref in note.media]
+    details = [(d.token, d.label, d.text) for d in note.details]
+    refs = [(ref.token, ref.target) for ref in note.refs]
+    return note_key("source", note.note_id, note.kind.value, note.front, note.back, formulas, blocks, media, details, refs, deck_id, deck_tags, note.tags, sorted(origins.items()))[:16]
 
 
 def _note_media(config: BuildConfig, note: Note, markdown_file: Path, figures: dict[str, FigureMedia], errors: ErrorList) -> tuple[dict[str, str], list[str]]:
@@ -109,7 +128,7 @@ def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jo
     compiled = []
     for topic_plan in plans:
         topic = topic_plan.topic
-        notes = tuple(dataclasses.replace(rendered.get(p.key) or previous[p.key], location=p.note.location) for p in topic_plan.notes)
+        notes = tuple(dataclasses.replace(rendered.get(p.key) or previous[p.key], location=p.note.location, source_key=p.source) for p in topic_plan.notes)
         used = tuple(sorted({ref.figure_name for note in topic.notes for ref in note.media if ref.figure_name}))
         cited = tuple(sorted({ref.target for note in topic.notes for ref in note.refs}))
         compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, topic.description, notes, topic.location, used, cited))

@@ -7,86 +7,141 @@ Out: the changed packages and `deckgen.lock` replaced in one step (staged next t
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deckgen.builder import store
+from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs
 from deckgen.builder.store import BuildState
 from deckgen.config import ALL_PACKAGE, BuildConfig
 from deckgen.errors import BuildFailed, ContentError
-from deckgen.records import BuildReport, CompiledTopic, Location
+from deckgen.records import BuildReport, CompiledTopic, Location, NoteKind
 from deckgen.runtime.cache import atomic_write
 from deckgen.runtime.keys import sha256
+
+if TYPE_CHECKING:
+    from deckgen.anki.lockfile import LockResult
+    from deckgen.anki.notetypes import NoteType
+    from deckgen.anki.package import Stamps
 
 
 @dataclass(frozen=True)
 class Gathered:
     """Everything validated and rendered, ready to be written."""
 
-    topics: list[CompiledTopic]
+    topics: list[CompiledTopic]  # as the default build renders them: what the lock records
     media_files: dict[str, Path]
     warnings: list[str]
     topic_keys: dict[str, str]  # topic path -> the key its compiled topic is cached under
     stats: dict[str, Any] = field(default_factory=dict)
+    packaged: list[CompiledTopic] | None = None  # what the packages carry, when a build option changes it (--math-images)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a build would write: the packages' contents and the new lock, nothing written yet."""
+
+    notetypes: dict[NoteKind, NoteType]
+    lock: LockResult
+    outputs: dict[str, list[CompiledTopic]]  # package file name -> the topics it holds
+    stamps: Stamps
+    hashes: dict[str, str]  # note key -> hash of what the package carries
+
+    def package(self, name: str, media: dict[str, Path]) -> bytes:
+        from deckgen.anki.package import build_package
+
+        return build_package(self.outputs[name], self.notetypes, self.stamps, media)
+
+
+def plan(config: BuildConfig, gathered: Gathered) -> Planned:
+    """Mod times and GUIDs from the lock file, and which topics go into which package."""
+    from deckgen.anki import lockfile, pins
+    from deckgen.anki.notetypes import note_types
+    from deckgen.anki.package import Stamps
+
+    types = note_types(config.language)
+    old_lock = lockfile.load(config.lock_path, config.display(config.lock_path))
+    pairs = [(topic.deck_name, note) for topic in gathered.topics for note in topic.notes]
+    libraries = pins.libraries(config.root, old_lock.libraries)
+    lock = lockfile.update(old_lock, pairs, types, libraries, config.now)
+    packaged = gathered.packaged if gathered.packaged is not None else gathered.topics
+    hashes = {note.key: lockfile.note_hash(note) for topic in packaged for note in topic.notes}
+    mods = dict(lock.note_mods)
+    for _, note in pairs:
+        if hashes[note.key] != lockfile.note_hash(note):
+            # A variant (--math-images) is one second newer than the default build of the same
+            # note: importing it after the default one takes it; every real change is 2 newer.
+            mods[note.key] += 1
+    outputs = {f"{topic.deck_id}.apkg": [topic] for topic in packaged}
+    outputs[f"{ALL_PACKAGE}.apkg"] = packaged
+    return Planned(types, lock, outputs, Stamps(lock.guids, mods, lock.notetype_mods), hashes)
 
 
 def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildState) -> BuildReport:
     """Assign mod times, package every deck and replace the files in dist/ atomically."""
     from deckgen.anki import lockfile
-    from deckgen.anki.notetypes import note_types
     from deckgen.anki.package import build_packages, package_key  # deferred: genanki only when writing
 
-    types = note_types()
-    old_lock = lockfile.load(config.lock_path)
-    pairs = [(topic.deck_name, note) for topic in gathered.topics for note in topic.notes]
-    lock = lockfile.update(old_lock, pairs, {kind.value: nt.content_hash for kind, nt in types.items()}, config.now)
-    outputs = {f"{topic.deck_id}.apkg": [topic] for topic in gathered.topics}
-    outputs[f"{ALL_PACKAGE}.apkg"] = gathered.topics
-    hashes = {key: entry["hash"] for key, entry in lock.data["notes"].items()}
-    keys = {name: package_key(topics, types, hashes, lock.note_mods, lock.notetype_mods) for name, topics in outputs.items()}
+    planned = plan(config, gathered)
+    lock = planned.lock
+    keys = {name: package_key(topics, planned.notetypes, planned.hashes, planned.stamps) for name, topics in planned.outputs.items()}
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
-    packages = build_packages({n: t for n, t in outputs.items() if n not in kept}, types, lock.note_mods, lock.notetype_mods, gathered.media_files, config.jobs)
-    lock_bytes = lockfile.dumps(lock.data).encode()
+    packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs)
+    lock_bytes = lockfile.dumps(lock.lock).encode()
+    report = BuildReport(
+        packages=tuple(str(config.dist_dir / name) for name in sorted(planned.outputs)),
+        written=(),
+        changes=lock.changes,
+        notes=len(lock.note_mods),
+        warnings=(*gathered.warnings, *lock.warnings),
+        stats=dict(gathered.stats, notes=len(lock.note_mods), packages_built=len(packages)),
+        notices=lock.notices,
+    )
+    report = merge_pending(config, report)  # what an interrupted build had not reported yet
+    pending.write(config.cache_dir, sha256(lock_bytes), report)
     written = _replace_outputs(config, packages, lock_bytes)
-    _remove_stale_outputs(config, state, outputs)
+    _remove_stale_outputs(config, state, planned.outputs)
     store.save_state(config.cache_dir, BuildState(
         inputs=inputs.key(sha256(lock_bytes)),
         outputs=dict(kept, **{name: sha256(data) for name, data in packages.items()}),
         package_keys=keys,
         code=inputs.code,
         topics=gathered.topic_keys,
-        notes=len(pairs),
-        warnings=tuple(gathered.warnings),
+        notes=len(lock.note_mods),
+        warnings=tuple(report.warnings),
     ))
-    return BuildReport(
-        packages=tuple(str(config.dist_dir / name) for name in sorted(outputs)),
-        written=tuple(written),
-        changes=lock.changes,
-        notes=len(pairs),
-        warnings=tuple(gathered.warnings),
-        stats=dict(gathered.stats, notes=len(pairs), packages_built=len(packages)),
-    )
+    pending.clear(config.cache_dir)
+    return dataclasses.replace(report, written=tuple(written))
+
+
+def merge_pending(config: BuildConfig, report: BuildReport) -> BuildReport:
+    """`report` with the changes of an interrupted build whose lock file is the current one:
+    it replaced deckgen.lock but died before it could print what changed."""
+    from deckgen.builder.inputs import lock_digest
+
+    carried = pending.read(config.cache_dir, lock_digest(config))
+    return pending.merged(carried, report) if carried else report
 
 
 def _replace_outputs(config: BuildConfig, packages: dict[str, bytes], lock_bytes: bytes) -> list[str]:
-    """Stage every changed package and the lock file next to their targets, then rename them all;
-    unchanged files are not touched. A full disk or an interrupt while staging leaves dist/ and
-    the lock file as they were. Returns the packages written."""
+    """Stage every changed package and the lock file next to their targets, then rename them,
+    the lock file last: a build killed on the way leaves the old lock (the next build computes
+    the same changes again) or the new lock with every new package (its report is in
+    `pending`). Unchanged files are not touched. Returns the packages written."""
     config.dist_dir.mkdir(parents=True, exist_ok=True)
     lock = config.lock_path
     for leftover in [*config.dist_dir.glob(".*.apkg.*"), *lock.parent.glob(f".{lock.name}.*")]:
         leftover.unlink(missing_ok=True)  # staged by a build that was killed
     files = {config.dist_dir / name: data for name, data in packages.items()}
-    files[lock] = lock_bytes
     staged: list[tuple[Path, Path]] = []
     try:
-        for target, data in sorted(files.items()):
+        for target, data in [*sorted(files.items()), (lock, lock_bytes)]:
             if target.exists() and target.stat().st_size == len(data) and target.read_bytes() == data:
                 continue
             staged.append((target.with_name(f".{target.name}.staged"), target))

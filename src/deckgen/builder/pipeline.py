@@ -18,13 +18,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deckgen.builder import store
+from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs, read_inputs, unchanged
-from deckgen.builder.output import Gathered, exclusive, write
+from deckgen.builder.output import Gathered, exclusive, merge_pending, write
 from deckgen.builder.store import BuildState
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
-from deckgen.records import BuildReport, CompiledTopic, Location, RenderedNote, Topic
+from deckgen.records import BuildReport, CompiledTopic, Location, Topic
 from deckgen.runtime.cache import Cache
 from deckgen.runtime.keys import topic_base_key
 
@@ -46,6 +46,9 @@ def build(config: BuildConfig) -> BuildReport:
                 gathered = _gather_intact(config, inputs, state)
                 place = config.dist_dir
                 report = write(config, gathered, inputs, state)
+            else:  # a build killed after its last rename leaves its report for this one
+                report = merge_pending(config, report)
+                pending.clear(config.cache_dir)
     except OSError as exc:  # disk full, read-only or missing folders: the user's to fix, not a bug
         where = config.display(Path(exc.filename)) if exc.filename else config.display(place)
         raise BuildFailed([file_error(exc, where)]) from None
@@ -55,7 +58,7 @@ def build(config: BuildConfig) -> BuildReport:
 
 def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState | None = None) -> Gathered:
     """Parse, render and check everything; raise BuildFailed listing every error."""
-    from deckgen.builder import dangling, identity, notes, refs
+    from deckgen.builder import compiling, identity, refs
     from deckgen.figures import registry
     from deckgen.math import compute
 
@@ -66,45 +69,43 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     known = registry.discover(config.figures_dir, config.root, errors)
     figure_keys = {name: source.key for name, source in known.items()}
     titles = refs.titles(config, list(inputs.content))
-    compiled, parsed, topic_keys, bases = _load_or_parse(config, inputs, cache, figure_keys, titles, errors)
-    every: list[Topic | CompiledTopic] = [*compiled.values(), *parsed]
-    identity.check_unique(config, every, errors)
-    identity.check_deck_ids_kept(config, every, errors)
-    refs.check(parsed, titles, errors)
-    figures = _render_figures(config, parsed, known, cache, errors)
-    blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
-    sympy, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_cpu_seconds)
-    plans = notes.plan(config, parsed, figures.media, sympy, titles, errors)
-    if errors:  # render nothing, but report every formula problem with the other errors
-        for note in (note for topic in parsed for note in topic.notes):
-            errors += notes.formula_errors(note)
-        errors.raise_if_any()
-    # A note rendered again from the same inputs passed the same formula check in the last
-    # build, unless deckgen's code changed.
-    fresh, rendered = notes.compile_topics(plans, _previous_notes(cache, state, parsed), config.jobs, state.code != inputs.code, errors)
+    compiled, changed, topic_keys, bases = _load_cached(config, inputs, cache, figure_keys, titles)
+    work = compiling.start(config, changed, errors)
+    try:
+        parsed = work.topics
+        every: list[Topic | CompiledTopic] = [*compiled.values(), *parsed]
+        identity.check_unique(config, every, errors)
+        refs.check(parsed, titles, errors)
+        figures = _render_figures(config, parsed, known, cache, errors)
+        blocks = [block for topic in parsed for note in topic.notes for block in note.sympy_blocks]
+        sympy, blocks_run = compute.run_blocks(blocks, cache, errors, config.jobs, config.sympy_cpu_seconds)
+        # A note rendered again from the same inputs passed the same formula check in the last
+        # build, unless deckgen's code changed.
+        origins = {name: source.origin for name, source in known.items()}
+        context = compiling.Context(figures.media, sympy, titles, figure_keys, bases, state, state.code != inputs.code, bool(errors), origins)
+        fresh = work.finish(context, errors)
+    finally:
+        work.close()
     errors.raise_if_any()
-    for topic in fresh:
-        topic_keys[topic.source_path] = store.save_compiled(cache, bases[topic.source_path], topic, figure_keys, titles)
-        compiled[topic.source_path] = topic
+    topic_keys.update(fresh.keys)
+    compiled.update((topic.source_path, topic) for topic in fresh.topics)
     topics = [compiled[path] for path in inputs.content if path in compiled]
-    if config.math_images:
+    packaged = topics
+    if config.math_images:  # a variant of the packages; the lock follows the default build
         from deckgen.builder.mathimages import apply  # deferred: only this option draws formulas
 
-        topics = apply(topics, cache, config.cache_dir / "media")
-    media_files = {name: config.cache_dir / "media" / name for topic in topics for note in topic.notes for name in note.media}
+        packaged = apply(topics, cache, config.cache_dir / "media")
+    media_files = {name: config.cache_dir / "media" / name for topic in packaged for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
-    parsed_notes = [note for topic in parsed for note in topic.notes]
-    warnings = [*figures.warnings, *registry.unused_warnings(known, used), *dangling.warnings(parsed_notes, lambda block: compute.result_for(sympy, block) == ())]
-    stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
-    return Gathered(topics, media_files, warnings, topic_keys, stats)
+    warnings = [*figures.warnings, *registry.unused_warnings(known, used), *fresh.warnings]
+    stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": fresh.rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
+    return Gathered(topics, media_files, warnings, topic_keys, stats, packaged)
 
 
-def _load_or_parse(config: BuildConfig, inputs: Inputs, cache: Cache, figure_keys: dict[str, str], titles: dict[str, str], errors: ErrorList) -> tuple[dict[str, CompiledTopic], list[Topic], dict[str, str], dict[str, str]]:
-    """Topics unchanged since they were compiled come from the cache; the others are parsed."""
-    from deckgen.source.parse import parse_topic
-
+def _load_cached(config: BuildConfig, inputs: Inputs, cache: Cache, figure_keys: dict[str, str], titles: dict[str, str]) -> tuple[dict[str, CompiledTopic], list[str], dict[str, str], dict[str, str]]:
+    """Topics unchanged since they were compiled come from the cache; the paths of the others."""
     compiled: dict[str, CompiledTopic] = {}
-    parsed: list[Topic] = []
+    changed: list[str] = []
     topic_keys: dict[str, str] = {}
     bases: dict[str, str] = {}
     for path, digest in inputs.content.items():
@@ -112,11 +113,9 @@ def _load_or_parse(config: BuildConfig, inputs: Inputs, cache: Cache, figure_key
         cached, topic_keys[path] = store.load_compiled(cache, bases[path], figure_keys, titles)
         if cached is not None and _media_present(config, cached):
             compiled[path] = cached
-            continue
-        topic = parse_topic((config.root / path).read_bytes(), path, errors)
-        if topic is not None:
-            parsed.append(topic)
-    return compiled, parsed, topic_keys, bases
+        else:
+            changed.append(path)
+    return compiled, changed, topic_keys, bases
 
 
 def _render_figures(config: BuildConfig, topics: list[Topic], known: dict[str, FigureSource], cache: Cache, errors: ErrorList) -> Rendered:
@@ -148,14 +147,3 @@ def _gather_intact(config: BuildConfig, inputs: Inputs, state: BuildState) -> Ga
 
 def _media_present(config: BuildConfig, topic: CompiledTopic) -> bool:
     return all((config.cache_dir / "media" / name).exists() for note in topic.notes for name in note.media)
-
-
-def _previous_notes(cache: Cache, state: BuildState, topics: list[Topic]) -> dict[str, RenderedNote]:
-    """Rendered notes of the last build's version of each changed topic, by render key."""
-    found = {}
-    for topic in topics:
-        key = state.topics.get(topic.location.path)
-        old = store.load_topic(cache, key) if key else None
-        for note in old.notes if old else ():
-            found[note.render_key] = note
-    return found

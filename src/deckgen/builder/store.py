@@ -49,6 +49,7 @@ def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
                 "media": list(n.media),
                 "location": [n.location.path, n.location.line],
                 "render_key": n.render_key,
+                "source_key": n.source_key,
             }
             for n in topic.notes
         ],
@@ -66,6 +67,7 @@ def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
             media=tuple(n["media"]),
             location=Location(*n["location"]),
             render_key=n["render_key"],
+            source_key=n["source_key"],
         )
         for n in data["notes"]
     )

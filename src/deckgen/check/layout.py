@@ -81,7 +81,7 @@ def check_layout(config: BuildConfig, topics: list[CompiledTopic], media_files: 
     from deckgen.site.preview import preview_decks, write_site
 
     started = time.perf_counter()
-    decks = preview_decks(topics)
+    decks = preview_decks(topics, config.language)
     notes = _notes(config, topics)
     try:
         head = mathjax.script_tags(browser.file_url(mathjax.mathjax_dir()))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from deckgen.errors import ErrorList
 from deckgen.records import Location, Topic
-from deckgen.runtime.keys import figure_key, figure_shared_key
+from deckgen.runtime.keys import figure_key, figure_shared_key, key_for, sha256
 from deckgen.syntax import NAME_HINT, NAME_RE
 
 
@@ -27,12 +27,14 @@ class FigureSource:
     display: str  # the script's path for messages
     line: int
     key: str  # cache key: changes whenever the rendering could change
+    origin: str = ""  # what the author wrote for it: its script and the helpers (no library versions)
 
 
 def discover(figures_dir: Path, root: Path, errors: ErrorList) -> dict[str, FigureSource]:
     scripts = sorted(figures_dir.glob("*.py")) if figures_dir.is_dir() else []
     helpers = [p for p in scripts if p.name.startswith("_")]
     shared = figure_shared_key([p.read_bytes() for p in helpers])
+    helper_hashes = [sha256(p.read_bytes()) for p in helpers]
     found: dict[str, FigureSource] = {}
     for script in scripts:
         if script in helpers:
@@ -44,7 +46,7 @@ def discover(figures_dir: Path, root: Path, errors: ErrorList) -> dict[str, Figu
                 other = found[name]
                 errors.add(Location(display, line), f"figure '{name}' is already defined at {other.display}:{other.line}", "give one of them another name")
                 continue
-            found[name] = FigureSource(name, script.resolve(), display, line, figure_key(name, source, shared))
+            found[name] = FigureSource(name, script.resolve(), display, line, figure_key(name, source, shared), key_for(name, sha256(source), helper_hashes))
     return found
 
 

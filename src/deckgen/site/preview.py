@@ -73,7 +73,8 @@ def build_preview(config: BuildConfig, screenshots: Path | None = None) -> Previ
     from deckgen.builder.pipeline import gather
 
     gathered = gather(config)
-    decks = preview_decks(gathered.topics)
+    packaged = gathered.packaged if gathered.packaged is not None else gathered.topics
+    decks = preview_decks(packaged, config.language)
     out = preview_dir(config)
     head, mathjax = _mathjax(out)
     written = write_site(out, decks, head, gathered.media_files)
@@ -85,11 +86,11 @@ def build_preview(config: BuildConfig, screenshots: Path | None = None) -> Previ
     return PreviewReport(out / "index.html", len(decks), sum(len(d.cards) for d in decks), written, mathjax, tuple(gathered.warnings), sheet)
 
 
-def preview_decks(topics: list[CompiledTopic]) -> list[PreviewDeck]:
+def preview_decks(topics: list[CompiledTopic], language: str = "zh") -> list[PreviewDeck]:
     """Every card of every topic as Anki renders it, decks in the order of their names."""
     from deckgen.anki.notetypes import note_types
 
-    types = note_types()
+    types = note_types(language)
     return [_deck(topic, types) for topic in sorted(topics, key=lambda t: t.deck_name)]
 
 

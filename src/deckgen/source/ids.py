@@ -1,8 +1,10 @@
-"""`deckgen ids --write`: give every note without an id one, changing nothing else in the file.
+"""`deckgen ids --write`: give every note without an id one, changing nothing else in the file;
+and the source side of `deckgen mv OLD NEW` (builder/rename.py keeps the note's GUID).
 
 In:  the content files.
 Out: for each heading without `{#id}`, a new id derived from the question (ASCII words when there
-     are any, else a short hash), unique across all topics; existing ids are never changed.
+     are any, else a short hash), unique across all topics; existing ids are changed only by
+     `renamed`, which rewrites one heading and the `[[id]]` references to it.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 from deckgen.errors import ErrorList
 from deckgen.source.parse import HEADING_ID_RE, HEADING_RE, decode, heading_indexes, headings
+from deckgen.source.scan import FENCE_RE, REF_RE
 
 _WORD_RE = re.compile(r"[A-Za-z0-9]+")
 
@@ -70,3 +73,55 @@ def _new_id(question: str, taken: set[str]) -> str:
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1
     return candidate
+
+
+# ---- deckgen mv: rename an id --------------------------------------------------------------------
+
+
+def defined_at(paths: list[Path], note_id: str) -> list[tuple[Path, int]]:
+    """(file, 1-based line) of each heading that defines `note_id`."""
+    found = []
+    for path in paths:
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
+        found += [(path, index + 1) for index, _, found_id in headings(lines) if found_id == note_id]
+    return found
+
+
+def renamed(raw: bytes, old: str, new: str) -> tuple[bytes, int, int]:
+    """The file's bytes with heading `{#old}` as `{#new}` and every `[[old]]` outside fenced
+    code as `[[new]]`, nothing else changed; and how many headings and references changed."""
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    lines = raw.decode("utf-8-sig").splitlines(keepends=True)
+    bare = [line.rstrip("\r\n") for line in lines]
+    heads = refs = 0
+    for i in heading_indexes(bare):
+        match = HEADING_ID_RE.match(bare[i])
+        if match and match.group(2).strip() == old:
+            at = bare[i].rindex("{#")
+            end = bare[i].index("}", at)
+            lines[i] = bare[i][:at] + "{#" + new + bare[i][end:] + lines[i][len(bare[i]):]
+            heads += 1
+    code = set(_fenced(bare))
+    for i, line in enumerate(lines):
+        if i in code:
+            continue
+        hits = sum(1 for m in REF_RE.finditer(line) if m.group(1) == old)
+        if hits:
+            lines[i] = REF_RE.sub(lambda m: f"[[{new}]]" if m.group(1) == old else m.group(0), line)
+            refs += hits
+    return (b"\xef\xbb\xbf" if bom else b"") + "".join(lines).encode("utf-8"), heads, refs
+
+
+def _fenced(lines: list[str]) -> list[int]:
+    """Indexes of the lines inside fenced code (and the fences)."""
+    inside, fence = [], None
+    for i, line in enumerate(lines):
+        if fence:
+            inside.append(i)
+            stripped = line.strip()
+            if stripped and set(stripped) == {fence[0]} and len(stripped) >= len(fence):
+                fence = None
+        elif (match := FENCE_RE.match(line)) is not None:
+            inside.append(i)
+            fence = match.group(2)
+    return inside
