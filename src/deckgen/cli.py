@@ -60,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     preview = sub.add_parser("preview", help="every card, front and back, as a static site in dist/preview/")
     _build_flags(preview)
     _serve_flags(preview, "serve it on 127.0.0.1, rebuild on every change and reload the page")
+    preview.add_argument("--screenshots", action="store_true", help="also a PNG of every card on a 390 px phone, day and night, and a contact sheet of them all (dist/preview/screenshots/; needs chromium and playwright)")
     preview.set_defaults(run=_run_preview)
 
     check = sub.add_parser("check", help="validate everything and lint the content (duplicates, ids, answers, formulas, ...)")
@@ -184,14 +185,22 @@ def _run_figures(args) -> int:
 def _run_preview(args) -> int:
     if args.serve:
         return _run_watch(args)
-    from deckgen.site.preview import build_preview
+    from deckgen.runtime.browser import ChromiumNotFound, PlaywrightMissing
+    from deckgen.site.preview import build_preview, preview_dir
 
-    report = build_preview(config_from(args))
+    config = config_from(args)
+    try:
+        report = build_preview(config, screenshots=preview_dir(config) / "screenshots" if args.screenshots else None)
+    except (ChromiumNotFound, PlaywrightMissing) as exc:
+        print(f"deckgen: cannot take screenshots: {exc}", file=sys.stderr)
+        return 2
     if not args.quiet:
         for warning in report.warnings:
             print(f"warning: {warning}")
         print(f"preview: {report.cards} cards in {report.decks} decks ({report.written} files updated); MathJax {report.mathjax}")
         print(f"open {report.index.as_uri()}")
+        if report.sheet:
+            print(f"screenshots: {report.sheet.pictures} pictures in {report.sheet.seconds:g} s; contact sheet {report.sheet.index.as_uri()}")
     return 0
 
 

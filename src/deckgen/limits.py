@@ -19,6 +19,14 @@ MEDIA_NAME_BYTES = 120  # Anki cuts longer media file names, and the card would 
 MAX_CLOZE_NUMBER = 65536  # card ordinals are 16-bit: Anki 26.9 refuses a whole package with a larger {{cN::
 CLOZE_NESTING = 10  # Anki ignores deletions opened deeper than this
 
+# ---- what a phone shows -----------------------------------------------------------------------
+# Reviewers hold 360-430 px wide phones; the layout check renders every card at PHONE_SCREEN_PX
+# (a 390 × 844 CSS px screen), where the card's content is figures/style.PHONE_WIDTH_PX wide.
+PHONE_SCREEN_PX = (390, 844)
+MAX_BACK_SCREENS = 2.0  # a back, its details collapsed, scrolls through at most two screens
+MAX_KEY_POINTS = 5  # bullets of the key points a candidate says aloud in 30 s
+MIN_TEXT_PX = 12.0  # the smallest figure text that reads on a phone without zooming, in CSS px
+
 # ---- what a build allows the code it runs (figure scripts, sympy blocks) -----------------------
 # Limits count work, not the clock: CPU seconds of the job and every process it starts, so a
 # busy machine cannot fail a correct build. The wall-clock backstop only stops code that waits

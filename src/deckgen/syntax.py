@@ -19,6 +19,11 @@ CLOZE_OPEN_RE = re.compile(r"\{\{c(\d+)::")  # a numbered deletion opens (as Ank
 CLOZE_UNNUMBERED_RE = re.compile(r"\{\{c(?!\d)[^:{}]{0,8}::")  # `{{c::` or `{{cx::`: Anki ignores it
 CLOZE_MARK_RE = re.compile(r"\{\{c\d*::|\}\}")  # openings and closings, for counting
 
+# Punctuation that must not start a line (CJK and Latin). Browsers keep it on the line of the text
+# before it, but break before it after an inline formula (an atomic box): the renderer binds it to
+# the formula and the layout check looks for lines that start with it.
+CLOSING_PUNCTUATION = "，。：；、）！？》」』】”’…,.;:!?)]"
+
 HTML_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 MATHJAX_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)  # inline, display: as Anki's MathJax finds them
 

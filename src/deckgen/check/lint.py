@@ -8,8 +8,11 @@ Checks beyond the build:
 - duplicate-question: the same question asked twice across all decks, also in other words
   (see `questions.py` for how "the same" is measured);
 - missing-id: notes without `{#id}`;
-- empty-answer / long-answer: answers with nothing to review, key points too long to say aloud,
-  answers too long to review at all;
+- empty-answer / long-answer: answers with nothing to review, key points too long to say aloud
+  (or more than `limits.MAX_KEY_POINTS` bullets), answers too long to review at all, and (the
+  layout check) backs taller than two phone screens;
+- dangling-text: a colon that nothing visible follows, stray spaces at deletions (builder/dangling.py);
+- layout-*: every card rendered at a phone's width, day and night (`layout.py`);
 - figure: unknown (an error, from the build) and unused figures;
 - formula: formulas Anki's MathJax cannot render (the exact check, in headless Chromium);
 - html: raw HTML the card allowlist refuses (source/sanitize.py, the build's own): scripts,
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError
-from deckgen.limits import MEDIA_NAME_BYTES
+from deckgen.limits import MAX_KEY_POINTS, MEDIA_NAME_BYTES
 from deckgen.records import CompiledTopic, Location, NoteKind, Topic
 from deckgen.source.discover import topic_files
 from deckgen.syntax import HTML_TAG_RE, MATHJAX_RE
@@ -39,6 +42,7 @@ _BUILD_CHECKS = (
     (re.compile(r"^unknown figure|^figure '"), "figure"),
     (re.compile(r"^formula "), "formula"),
     (re.compile(r"^note has no id"), "missing-id"),
+    (re.compile(r"introduces the result of a sympy block|^the answer ends with|cloze deletion shows on the card"), "dangling-text"),
     (re.compile(r"<script>|event-handler attribute|' URL in|^raw <\w+> tag| in the note$| in the deck description$|^the rendered card holds|^remote image|^image '.*' is not a local file"), "html"),
 )
 _LABEL_RE = re.compile(r"^\s*(?:<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][^>]*>.*?</h[3-6]>)", re.S)
@@ -117,10 +121,15 @@ def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
     if compiled is not None:
         sources = {t.location.path: (config.root / t.location.path).read_text(encoding="utf-8", errors="replace").split("\n") for t in compiled}
         findings += _answers(compiled) + _raw_html(compiled, sources) + _media_names(compiled, topics)
+        findings += _dangling(config, topics)
     if exact_formulas:
         findings += _exact_formulas(config, findings, skipped)
     else:
         skipped.append("formula (exact MathJax check): turned off with --fast")
+    if not exact_formulas:
+        skipped.append("layout (every card at 390 px in Chromium): turned off with --fast")
+    elif compiled is not None:
+        findings += _layout(config, gathered.topics, gathered.media_files, findings, skipped)
     notes = sum(len(t.notes) for t in topics)
     ordered = sorted(_unique(findings), key=lambda f: (f.problem.location.path, f.problem.location.line, f.check))
     return CheckReport(tuple(ordered), notes, tuple(skipped))
@@ -213,6 +222,24 @@ def key_points(answer_html: str) -> str:
     return block.group(0) if block else rest
 
 
+def key_point_bullets(answer_html: str) -> int:
+    """How many bullets the key points have: the items of the list the answer opens with (after a
+    label such as **要点**), not counting the items of lists nested in them; 0 without a list."""
+    rest = _LABEL_RE.sub("", answer_html, count=1).lstrip()
+    if not rest.startswith(("<ul", "<ol")):
+        return 0
+    depth, items = 0, 0
+    for tag in re.finditer(r"<(/?)(ul|ol|li)[\s>]", rest):
+        closing, name = tag.group(1), tag.group(2)
+        if name != "li":
+            depth += -1 if closing else 1
+            if depth == 0:
+                break
+        elif not closing and depth == 1:
+            items += 1
+    return items
+
+
 def _answers(topics: list[CompiledTopic]) -> list[Finding]:
     out = []
     for topic in topics:
@@ -224,7 +251,11 @@ def _answers(topics: list[CompiledTopic]) -> list[Finding]:
                 out.append(Finding("empty-answer", WARNING, ContentError(note.location, "the answer is empty", "write the answer under the question")))
             elif placeholder:
                 out.append(Finding("empty-answer", WARNING, ContentError(note.location, f"the answer contains the placeholder '{placeholder}'", "replace it with the real content (a lost image needs a figure)")))
-            units = reading_units(key_points(answer))
+            points = key_points(answer)
+            bullets = key_point_bullets(answer)
+            if bullets > MAX_KEY_POINTS:
+                out.append(Finding("long-answer", WARNING, ContentError(note.location, f"the key points are {bullets} bullets (limit {MAX_KEY_POINTS})", "keep the 2-5 points a candidate says aloud; move the rest into '::: details'")))
+            units = reading_units(points)
             if units > KEY_POINTS_LIMIT:
                 out.append(Finding("long-answer", WARNING, ContentError(note.location, f"key points are {units} units long (limit {KEY_POINTS_LIMIT})", "keep 2-5 short bullets first; move the rest under a **细节** label")))
             total = reading_units(answer)
@@ -291,6 +322,34 @@ def _media_location(name: str, refs, fallback: Location) -> Location:
         if stem and stem[:20] in name:
             return ref.location
     return fallback
+
+
+# ---- dangling text and layout ------------------------------------------------------------------
+
+
+def _dangling(config: BuildConfig, topics: list[Topic]) -> list[Finding]:
+    """The build's dangling-text warnings for every note (the build only sees the notes it renders)."""
+    from deckgen.builder import dangling
+    from deckgen.errors import ErrorList
+    from deckgen.math import compute
+    from deckgen.runtime.cache import Cache
+
+    notes = [note for topic in topics for note in topic.notes]
+    blocks = [block for note in notes for block in note.sympy_blocks]
+    results, _ = compute.run_blocks(blocks, Cache(config.cache_dir), ErrorList(), config.jobs, config.sympy_cpu_seconds)
+    return [_from_warning(text) for text in dangling.warnings(notes, lambda block: compute.result_for(results, block) == ())]
+
+
+def _layout(config: BuildConfig, topics: list[CompiledTopic], media_files: dict[str, Path], findings: list[Finding], skipped: list[str]) -> list[Finding]:
+    from deckgen.check import layout
+
+    try:
+        report = layout.check_layout(config, topics, media_files)
+    except layout.LayoutUnavailable as exc:
+        skipped.append(f"layout (every card at 390 px in Chromium): {exc}")
+        return []
+    known = {f.problem.location for f in findings if f.check == "formula"}
+    return [Finding(p.rule, p.severity, p.error) for p in report.problems if not (p.rule == "layout-mathjax-error" and p.error.location in known)]
 
 
 # ---- formulas ---------------------------------------------------------------------------------
