@@ -30,19 +30,22 @@ from deckgen.site.serve import PreviewServer
 NOTES = 1000  # enough that packaging takes a moment an interrupt can land in
 
 GATE = '''
+import hashlib
+import tempfile
 import time
 from pathlib import Path
 
 from deckgen.figure_api import figure
 
-PROJECT = Path(__file__).resolve().parent.parent
+FIGURES = Path(__file__).resolve().parent
 
 
 @figure("gate")
 def gate(fig, pal):
-    """Draws a line; while the file `hold` exists it waits first, so a test can catch the build here."""
-    (PROJECT / "figure-started").touch()
-    while (PROJECT / "hold").exists():
+    """Draws a line; while the file figures/hold exists it waits first, so a test can catch the
+    build here. It tells it started in its temporary folder, the one place a worker may write."""
+    (Path(tempfile.gettempdir()) / ("figure-started-" + hashlib.sha256(str(FIGURES).encode()).hexdigest()[:16])).touch()
+    while (FIGURES / "hold").exists():
         time.sleep(0.05)
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color=pal.c[0])
@@ -80,6 +83,12 @@ def built(tmp_path_factory) -> Path:
     result = run_deckgen(root)
     assert result.code == 0, result.stderr
     return root
+
+
+def figure_started(root: Path):
+    """A condition: the gate figure of the project at `root` has started (see GATE)."""
+    marker = "figure-started-" + hashlib.sha256(str((root / "figures").resolve()).encode()).hexdigest()[:16]
+    return lambda: any(Path(tempfile.gettempdir()).glob(f"deckgen-worker-*/{marker}"))
 
 
 def copy_of(built: Path, tmp_path: Path) -> Path:
@@ -179,10 +188,10 @@ def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tm
     before = visible(root)
     (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
     if moment == "figures":
-        (root / "hold").touch()
+        (root / "figures/hold").touch()
         (root / "figures/gate.py").write_text(GATE + "\n# edited: render again\n", encoding="utf-8")
         proc = start(root)
-        wait_for((root / "figure-started").exists, proc, "the figure started")
+        wait_for(figure_started(root), proc, "the figure started")
     else:
         proc = start(root)
         wait_for(lambda: _packaging(proc.pid), proc, "packaging started")
@@ -196,7 +205,7 @@ def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tm
         assert proc.returncode == -signal.SIGKILL
     assert visible(root) == before
 
-    (root / "hold").unlink(missing_ok=True)
+    (root / "figures/hold").unlink(missing_ok=True)
     again = run_deckgen(root)
     assert again.code == 0, again.stderr
     assert not [p.name for p in (root / "dist").iterdir() if p.name.startswith(".")]  # no staging files left
@@ -206,9 +215,9 @@ def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tm
 def test_killing_only_the_build_process_ends_its_workers(built, tmp_path):
     root = copy_of(built, tmp_path)
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
-    (root / "hold").touch()
+    (root / "figures/hold").touch()
     proc = start(root)
-    wait_for((root / "figure-started").exists, proc, "the figure started")
+    wait_for(figure_started(root), proc, "the figure started")
     workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert workers
     os.kill(proc.pid, signal.SIGKILL)  # not the group: e.g. an IDE or CI runner killing one process
@@ -219,7 +228,7 @@ def test_killing_only_the_build_process_ends_its_workers(built, tmp_path):
             time.sleep(0.05)
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "an orphaned worker is still running"
     finally:
-        (root / "hold").unlink()  # lets an orphan finish its figure and exit
+        (root / "figures/hold").unlink()  # lets an orphan finish its figure and exit
 
 
 def test_ctrl_c_to_the_build_alone_stops_a_running_figure_at_once(built, tmp_path):
@@ -228,14 +237,14 @@ def test_ctrl_c_to_the_build_alone_stops_a_running_figure_at_once(built, tmp_pat
     root = copy_of(built, tmp_path)
     before = visible(root)
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
-    (root / "hold").touch()
+    (root / "figures/hold").touch()
     proc = start(root)
-    wait_for((root / "figure-started").exists, proc, "the figure started")
+    wait_for(figure_started(root), proc, "the figure started")
     os.kill(proc.pid, signal.SIGINT)
     try:
         _out, err = proc.communicate(timeout=20)  # the held figure would run until its 60 s limit
     finally:
-        (root / "hold").unlink()
+        (root / "figures/hold").unlink()
     assert proc.returncode == 130 and "interrupted" in err and "Traceback" not in err, err
     assert visible(root) == before
 
@@ -244,14 +253,14 @@ def test_second_build_at_once_is_refused_and_the_first_finishes(built, tmp_path)
     root = copy_of(built, tmp_path)
     (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
-    (root / "hold").touch()
+    (root / "figures/hold").touch()
     first = start(root)
-    wait_for((root / "figure-started").exists, first, "the figure started")
+    wait_for(figure_started(root), first, "the figure started")
     before = visible(root)
     second = run_deckgen(root)
     assert_clear_error(second.code, second.stderr, "another deckgen build is running in this project — wait for it to finish")
     assert visible(root) == before
-    (root / "hold").unlink()
+    (root / "figures/hold").unlink()
     _out, err = first.communicate(timeout=180)
     assert first.returncode == 0, err
     assert packages_in(root / "dist") == reference(root, tmp_path)

@@ -351,7 +351,9 @@ def test_figures_render_in_parallel_with_a_progress_bar_on_a_terminal(project, t
     root = project({"content/figs.md": TOPIC, "figures/a.py": script, "figures/_common.py": f"LABEL = {LABEL!r}\n"})
     parent, child = pty.openpty()
     fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has a size
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    # The figures report their worker by writing into tmp_path, which Landlock forbids them: this
+    # test is about parallel workers, so it runs them with namespaces only.
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"), DECKGEN_ISOLATION="no-landlock")
     proc = subprocess.Popen([sys.executable, "-m", "deckgen.cli", "--root", str(root), "build", "--jobs", "2"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=child, env=env)
     os.close(child)
     terminal = b""

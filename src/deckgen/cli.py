@@ -165,6 +165,7 @@ def _add_figures(commands: Commands) -> None:
 def _add_preview(commands: Commands) -> None:
     preview = _command(commands, "preview", "every card, front and back, as a static site in dist/preview/", _run_preview, builds=True)
     _serve_flags(preview, "serve it on 127.0.0.1, rebuild on every change and reload the page")
+    preview.add_argument("--screenshots", action="store_true", help="also a PNG of every card on a 390 px phone, day and night, and a contact sheet of them all (dist/preview/screenshots/; needs chromium and playwright)")
 
 
 def _add_check(commands: Commands) -> None:
@@ -289,14 +290,22 @@ def _run_figures(args: argparse.Namespace) -> int:
 def _run_preview(args: argparse.Namespace) -> int:
     if args.serve:
         return _run_watch(args)
-    from deckgen.site.preview import build_preview
+    from deckgen.runtime.browser import ChromiumNotFound, PlaywrightMissing
+    from deckgen.site.preview import build_preview, preview_dir
 
-    report = build_preview(config_from(args))
+    config = config_from(args)
+    try:
+        report = build_preview(config, screenshots=preview_dir(config) / "screenshots" if args.screenshots else None)
+    except (ChromiumNotFound, PlaywrightMissing) as exc:
+        print(f"deckgen: cannot take screenshots: {exc}", file=sys.stderr)
+        return 2
     if not args.quiet:
         for warning in report.warnings:
             print(f"warning: {warning}")
         print(f"preview: {plural(report.cards, 'card')} in {plural(report.decks, 'deck')} ({plural(report.written, 'file')} updated); MathJax {report.mathjax}")
         print(f"open {report.index.as_uri()}")
+        if report.sheet:
+            print(f"screenshots: {plural(report.sheet.pictures, 'picture')} in {report.sheet.seconds:g} s; contact sheet {report.sheet.index.as_uri()}")
     return 0
 
 

@@ -47,10 +47,18 @@ class BuildFailed(Exception):
 
 
 class ErrorList(list):
-    """A list of ContentError with a shorthand to add one."""
+    """A list of ContentError with a shorthand to add one; `warnings` holds what is worth a
+    word but does not fail the build (printed as `warning: path:line: what — fix`)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self.warnings: list[ContentError] = []
 
     def add(self, location: Location, message: str, hint: str = "") -> None:
         self.append(ContentError(location, message, hint))
+
+    def warn(self, location: Location, message: str, hint: str = "") -> None:
+        self.warnings.append(ContentError(location, message, hint))
 
     def raise_if_any(self) -> None:
         if self:

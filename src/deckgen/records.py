@@ -99,6 +99,7 @@ class Note:
     media: tuple[MediaRef, ...] = ()
     refs: tuple[NoteRef, ...] = ()
     details: tuple[Details, ...] = ()
+    remote: bool = False  # `remote: true`: its images may come from the web (source/sanitize.py)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ class Topic:
     tags: tuple[str, ...]
     notes: tuple[Note, ...]
     location: Location  # the file (line 1)
+    warnings: tuple[str, ...] = ()  # `path:line: what — fix` found while parsing it
+    allow_scripts: bool = False  # the deck opted out of the card allowlist (source/sanitize.py)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,7 @@ class CompiledTopic:
     location: Location
     figures: tuple[str, ...] = ()  # names of the figures the notes show
     refs: tuple[str, ...] = ()  # ids of the notes its notes refer to with [[id]]
+    warnings: tuple[str, ...] = ()  # found while parsing it, kept so a cached topic still says them
 
     @property
     def source_path(self) -> str:

@@ -14,6 +14,11 @@ def plural(count: int, word: str, plural_form: str = "") -> str:
     return f"{count} {word if count == 1 else (plural_form or word + 's')}"
 
 
+def note(text: str, err: TextIO = sys.stderr) -> None:
+    """Something the user should know that is neither an error nor about the content."""
+    print(f"note: {text}", file=err, flush=True)
+
+
 def print_report(report: BuildReport, out: TextIO = sys.stdout) -> None:
     for warning in report.warnings:
         print(f"warning: {warning}", file=out)

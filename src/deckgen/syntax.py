@@ -23,6 +23,11 @@ TAG_RE = re.compile(r"[^\s\"]+")  # an Anki tag (fullmatch): no spaces, quotes o
 
 WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$", re.S)  # a build warning: `path:line: what`
 
+# Punctuation that must not start a line (CJK and Latin). Browsers keep it on the line of the text
+# before it, but break before it after an inline formula (an atomic box): the renderer binds it to
+# the formula and the layout check looks for lines that start with it.
+CLOSING_PUNCTUATION = "，。：；、）！？》」』】”’…,.;:!?)]"
+
 HTML_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 MATHJAX_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)  # inline, display: as Anki's MathJax finds them
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from deckgen.builder import notes, store
+from deckgen.builder import dangling, notes, store
 from deckgen.builder.store import BuildState
 from deckgen.config import BuildConfig
 from deckgen.errors import ErrorList
@@ -54,6 +54,7 @@ class Compiled:
     topics: list[CompiledTopic]
     keys: dict[str, str]  # topic path -> the key it is cached under
     rendered: int  # notes rendered (not kept from the last build)
+    warnings: tuple[str, ...] = ()  # text that announces what the card does not show (builder/dangling.py)
 
 
 def start(config: BuildConfig, paths: list[str], errors: ErrorList) -> InProcess | Forked:
@@ -80,7 +81,9 @@ def compile_parsed(config: BuildConfig, topics: list[Topic], context: Context, j
         return Compiled([], {}, 0)
     fresh, rendered = notes.compile_topics(plans, previous_notes(cache, context.state, topics), jobs, context.check_all, errors, mode)
     keys = {topic.source_path: store.save_compiled(cache, context.bases[topic.source_path], topic, context.figure_keys, context.titles) for topic in fresh}
-    return Compiled(fresh, keys, rendered)
+    every = [note for topic in topics for note in topic.notes]
+    warnings = dangling.warnings(every, lambda block: compute.result_for(context.sympy, block) == ())
+    return Compiled(fresh, keys, rendered, tuple(warnings))
 
 
 def previous_notes(cache: Cache, state: BuildState, topics: list[Topic]) -> dict[str, RenderedNote]:
@@ -133,7 +136,7 @@ class Forked:
     def finish(self, context: Context, errors: ErrorList) -> Compiled:
         for _, link in self._links:
             link.send(context)
-        topics, keys, rendered = [], {}, 0
+        topics, keys, rendered, warnings = [], {}, 0, []
         total = sum(len(topic.notes) for topic in self.topics)
         with progress.stage("notes", total, self.mode if total >= notes.PROGRESS_MIN_NOTES else progress.Mode.OFF, "note") as shown:
             for _, link in self._links:
@@ -142,8 +145,9 @@ class Forked:
                 topics += compiled.topics
                 keys.update(compiled.keys)
                 rendered += compiled.rendered
+                warnings += compiled.warnings
                 shown.advance(sum(len(topic.notes) for topic in compiled.topics))  # a worker's share at a time
-        return Compiled(topics, keys, rendered)
+        return Compiled(topics, keys, rendered, tuple(warnings))
 
     def close(self) -> None:
         for process, link in self._links:

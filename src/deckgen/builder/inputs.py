@@ -16,6 +16,7 @@ from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList
 from deckgen.records import BuildReport, Location
 from deckgen.runtime.keys import code_key, inputs_key, key_for, library_versions, sha256
+from deckgen.source.discover import check_links, is_topic, outside
 from deckgen.source.guards import size_ok
 
 
@@ -41,9 +42,11 @@ def read_inputs(config: BuildConfig) -> Inputs:
         if not path.is_file() or any(part.startswith(".") for part in path.relative_to(config.content_dir).parts):
             continue
         size = path.stat().st_size
-        if path.suffix == ".md" and path.parent == config.content_dir:
-            if size_ok(size, config.display(path), errors):
+        if is_topic(path, config.content_dir):
+            if check_links([path], config.root, config.display, errors) and size_ok(size, config.display(path), errors):
                 content[config.display(path)] = sha256(path.read_bytes())
+        elif outside(path, config.root):  # refused where a note uses it (builder/media.py): not read
+            assets.append((str(path.relative_to(config.content_dir)), f"link:{path.resolve()}"))
         elif size > limits.MAX_IMAGE_BYTES:  # refused if a note uses it: not worth reading
             assets.append((str(path.relative_to(config.content_dir)), f"{size}:{path.stat().st_mtime_ns}"))
         else:
@@ -51,7 +54,7 @@ def read_inputs(config: BuildConfig) -> Inputs:
     errors.raise_if_any()
     if not content:
         raise BuildFailed([ContentError(Location(config.display(config.content_dir)), "no Markdown files in the content folder", "add a topic file such as content/conv.md")])
-    scripts = sorted(config.figures_dir.glob("*.py")) if config.figures_dir.is_dir() else []
+    scripts = [p for p in sorted(config.figures_dir.glob("*.py")) if not outside(p, config.root)] if config.figures_dir.is_dir() else []
     # Library versions too: a new matplotlib or font must re-render the figures, not skip the build.
     figure_sources = key_for([(p.name, sha256(p.read_bytes())) for p in scripts], library_versions("figures"))
     # --math-images, the language that names the note types and cards, the project's CSS and

@@ -27,10 +27,21 @@ _DIGEST_RE = re.compile(r"-([0-9a-f]{12})(?:\.day|\.night)?\.[a-z0-9]+$")
 _KINDS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".gif": "GIF", ".webp": "WebP", ".svg": "SVG"}
 
 
+_REMOTE_RE = re.compile(r"https?://[^\s\"'<>\\]+", re.I)
+
+
+def is_remote(target: str) -> bool:
+    """An http(s) image, which a note may show only with `remote: true` (source/sanitize.py)."""
+    return _REMOTE_RE.fullmatch(target) is not None
+
+
 def local_image(ref: MediaRef, markdown_file: Path, content_dir: Path, media_dir: Path, errors: ErrorList) -> str | None:
     target = ref.target
     if "://" in target or target.startswith(("data:", "javascript:")):
-        errors.add(ref.location, f"image '{target}' is not a local file", "put the image in content/ and refer to it by a relative path; cards must work offline")
+        hint = "put the image in content/ and refer to it by a relative path; cards must work offline"
+        if is_remote(target):
+            hint += " (if this note really needs the network when it is reviewed, add a line 'remote: true' under its heading)"
+        errors.add(ref.location, f"image '{target}' is not a local file", hint)
         return None
     root = content_dir.resolve()
     path = (markdown_file.parent / target).resolve()
@@ -165,4 +176,4 @@ def figure_html(day: str, night: str, caption: str) -> str:
 
 
 def image_html(name: str, caption: str) -> str:
-    return f'<figure><img src="{name}" alt="{alt_text(caption)}">{caption_html(caption)}</figure>'
+    return f'<figure><img src="{html.escape(name, quote=True)}" alt="{alt_text(caption)}">{caption_html(caption)}</figure>'

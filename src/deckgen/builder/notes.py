@@ -27,6 +27,7 @@ from deckgen.math import compute
 from deckgen.records import CompiledTopic, Note, RenderedNote, Topic
 from deckgen.runtime import progress
 from deckgen.runtime.keys import note_key
+from deckgen.source import sanitize
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
 PROGRESS_MIN_NOTES = 1000  # fewer render in a second or two (the flagship's 246 in under one): no progress shown
@@ -43,6 +44,7 @@ class NotePlan:
     media: tuple[str, ...]  # media file names the note uses
     key: str  # render key: equal keys give equal fields
     source: str = ""  # source key: what the author wrote (see source_key)
+    allow_scripts: bool = False  # the deck opted out of the card allowlist
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def plan(config: BuildConfig, topics: list[Topic], figures: dict[str, FigureMedi
             origins = {ref.token: origins_of.get(ref.figure_name, "") if ref.figure_name else replacements.get(ref.token, "") for ref in note.media}
             origins.update((ref.token, titles.get(ref.target, "")) for ref in note.refs)
             source = source_key(note, topic.deck_id, topic.tags, origins)
-            notes.append(NotePlan(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names)), key, source))
+            notes.append(NotePlan(note, topic.deck_id, topic.tags, replacements, tuple(dict.fromkeys(names)), key, source, topic.allow_scripts))
         plans.append(TopicPlan(topic, tuple(notes)))
     return plans
 
@@ -99,6 +101,9 @@ def _note_media(config: BuildConfig, note: Note, markdown_file: Path, figures: d
     names: list[str] = []
     for ref in note.media:
         name = ref.figure_name
+        if note.remote and media.is_remote(ref.target):  # the note opted in: the card fetches it
+            replacements[ref.token] = media.image_html(ref.target, ref.caption)
+            continue
         if name is not None:
             fig = figures.get(name)
             if fig:
@@ -118,9 +123,10 @@ def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jo
     formulas (with `check_all`, also the formulas of the notes kept); returns the topics and how
     many notes were rendered. Nothing is returned when any note has an error."""
     todo = [p for topic in plans for p in topic.notes if p.key not in previous]
-    if check_all:
+    if check_all:  # deckgen's code changed since these notes were rendered: check them again
         for kept in (p for topic in plans for p in topic.notes if p.key in previous):
             errors += formula_errors(kept.note)
+            errors += _sanitized(previous[kept.key], kept)[1]
     rendered: dict[str, RenderedNote] = {}
     with progress.stage("notes", len(todo), mode if len(todo) >= PROGRESS_MIN_NOTES else progress.Mode.OFF, "note") as shown:
         results = _render_many(todo, jobs, shown.advance)
@@ -136,7 +142,11 @@ def compile_topics(plans: list[TopicPlan], previous: dict[str, RenderedNote], jo
         notes = tuple(dataclasses.replace(rendered.get(p.key) or previous[p.key], location=p.note.location, source_key=p.source) for p in topic_plan.notes)
         used = tuple(sorted({ref.figure_name for note in topic.notes for ref in note.media if ref.figure_name}))
         cited = tuple(sorted({ref.target for note in topic.notes for ref in note.refs}))
-        compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, topic.description, notes, topic.location, used, cited))
+        description = topic.description if topic.allow_scripts else sanitize.sanitized(topic.description)
+        if description is None:
+            errors.add(topic.location, "the deck description holds HTML that cards may not carry", sanitize.HINT)
+            continue
+        compiled.append(CompiledTopic(topic.deck_id, topic.deck_name, description, notes, topic.location, used, cited, topic.warnings))
     return compiled, len(todo)
 
 
@@ -174,13 +184,36 @@ def _cpu_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGPROF, previous)
 
 
+def _sanitized(rendered: RenderedNote, item: NotePlan) -> tuple[RenderedNote, list[ContentError]]:
+    """The note with its fields as the card allowlist (source/sanitize.py) lets them through,
+    and an error for a field it would change; the source checks find such HTML at its line
+    first, so this is the backstop for HTML that Markdown itself made."""
+    if item.allow_scripts:
+        return rendered, []
+    problems: list[ContentError] = []
+
+    def clean(value: str) -> str:
+        cleaned = sanitize.sanitized(value, item.note.remote)
+        if cleaned is None:
+            found = sanitize.problems(value, item.note.remote)
+            what = found[0].what if found else "markup the card allowlist refuses"
+            problems.append(ContentError(item.note.location, f"the rendered card holds {what}", found[0].hint if found else sanitize.HINT))
+        return cleaned or value
+
+    front, back = clean(rendered.front), clean(rendered.back)
+    if (front, back) != (rendered.front, rendered.back):
+        rendered = dataclasses.replace(rendered, front=front, back=back)
+    return rendered, problems
+
+
 def _render_one(item: NotePlan) -> Rendering:
     note = item.note
     problems = formula_errors(note)
     try:
         with _cpu_limit(limits.RENDER_CPU_SECONDS):
             rendered = render_note(note, item.deck_id, item.deck_tags, item.replacements, item.media, item.key)
-        return Rendering(rendered, tuple(problems))
+        rendered, refused = _sanitized(rendered, item)
+        return Rendering(None if refused else rendered, (*problems, *refused))
     except RecursionError:  # Python-Markdown recurses once per level of nested lists and quotes
         problem = ContentError(note.location, "lists or quotes are nested too deeply to render", "use fewer levels of nesting (a few dozen at most)")
     except _RenderLimit:

@@ -106,7 +106,9 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
         packaged = apply(topics, cache, config.cache_dir / "media", Mode(config.progress))
     media_files = {name: config.cache_dir / "media" / name for topic in packaged for note in topic.notes for name in note.media}
     used = {name for topic in topics for name in topic.figures}
-    warnings = [*figures.warnings, *registry.unused_warnings(known, used)]
+    from deckgen.source.discover import ignored_warnings
+
+    warnings = list(dict.fromkeys([*ignored_warnings(config.content_dir, config.display), *(w for topic in topics for w in topic.warnings), *fresh.warnings, *figures.warnings, *registry.unused_warnings(known, used)]))
     stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": fresh.rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
     return Gathered(topics, media_files, warnings, topic_keys, stats, packaged)
 

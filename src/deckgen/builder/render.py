@@ -14,7 +14,7 @@ from typing import Any
 from deckgen.math import cloze
 from deckgen.records import Formula, Note, NoteKind, RenderedNote, Show
 from deckgen.runtime.keys import note_key
-from deckgen.syntax import TOKEN_PARAGRAPH_RE, TOKEN_RE
+from deckgen.syntax import CLOSING_PUNCTUATION, TOKEN_PARAGRAPH_RE, TOKEN_RE
 
 
 @lru_cache(maxsize=2)
@@ -79,7 +79,7 @@ def markdown_to_html(text: str) -> str:
 
 def formula_html(formula: Formula, in_cloze: bool) -> str:
     """MathJax delimiters around the escaped TeX (in a cloze note, `}}` kept from ending a deletion)."""
-    tex = cloze.protect(formula.tex) if in_cloze else formula.tex
+    tex = cloze.protect(cloze.mark(formula.tex)) if in_cloze else formula.tex
     body = html.escape(tex, quote=False)
     return f"\\[{body}\\]" if formula.display else f"\\({body}\\)"
 
@@ -105,12 +105,53 @@ def render_note(note: Note, deck_id: str, deck_tags: tuple[str, ...], replacemen
     values = dict(replacements)
     for token, formula in note.formulas:
         values[token] = formula_html(formula, in_cloze)
+    inline = {token for token, formula in note.formulas if not formula.display}
+
+    def to_html(markdown: str) -> str:
+        return _fill(keep_punctuation(markdown_to_html(markdown), inline), values)
+
     for section in note.details:
-        values[section.token] = details_html(section.label, _fill(markdown_to_html(section.text), values))
-    front = _fill(markdown_to_html(note.front), values)
-    back = _fill(markdown_to_html(note.back), values) if note.back.strip() else ""
+        values[section.token] = details_html(section.label, to_html(section.text))
+    front = to_html(note.front)
+    back = to_html(note.back) if note.back.strip() else ""
     tags = tuple(dict.fromkeys((*deck_tags, *note.tags)))
     return RenderedNote(f"{deck_id}/{note.note_id}", note.kind, front, back, tags, media, note.location, key)
+
+
+# An inline formula's token and the closing punctuation right after it; the token may end a short
+# cloze deletion (`{{c1::$x$}}，`, `{{c1::$a$–$b$}}。`) or be the whole of an inline element (`**$x$**，`).
+_BOUND_RE = re.compile(
+    r"(?P<open>\{\{c\d+::[^\s{}<>]{0,40}?|<(?P<tag>strong|em|b|i|code|span)(?: [^<>]*)?>)?(?P<token>DGTOK\d+Z)"
+    r"(?P<close>(?:::[^{}<>]*)?\}\}|</(?P<end>strong|em|b|i|code|span)>)?"
+    rf"(?P<punct>[{re.escape(CLOSING_PUNCTUATION)}]+)"
+)
+
+
+def keep_punctuation(rendered: str, inline_tokens: set[str]) -> str:
+    """Keep closing punctuation on the line of the inline formula before it.
+
+    A browser may break a line between an inline formula (MathJax draws it as one inline box)
+    and the `，` after it, leaving the comma at the start of the next line, which CJK typesetting
+    never allows. `white-space: nowrap` on a span holding both forbids that break; a word joiner
+    does not (Chromium ignores it next to an inline box). The span holds the whole deletion or
+    element when the formula is all of it (a deletion: when it ends the deletion and the deletion
+    is one short word), so that it never crosses a deletion's end.
+    """
+    if not inline_tokens:
+        return rendered
+
+    def bind(match: re.Match[str]) -> str:
+        opener, token, closer, punct = match["open"] or "", match["token"], match["close"] or "", match["punct"]
+        if token not in inline_tokens:
+            return match.group(0)
+        whole = bool(opener) and bool(closer) and (opener.startswith("{{") == closer.endswith("}}")) and match["tag"] == match["end"]
+        if whole:
+            return f'<span class="dg-nobr">{opener}{token}{closer}{punct}</span>'
+        if closer:  # the deletion or element began before the formula: a span would cross its end
+            return match.group(0)
+        return f'{opener}<span class="dg-nobr">{token}{punct}</span>'
+
+    return _BOUND_RE.sub(bind, rendered)
 
 
 def details_html(label: str, body: str) -> str:

@@ -39,6 +39,7 @@ def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
         "location": [topic.location.path, topic.location.line],
         "figures": list(topic.figures),
         "refs": list(topic.refs),
+        "warnings": list(topic.warnings),
         "notes": [
             {
                 "key": n.key,
@@ -79,6 +80,7 @@ def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
         location=Location(*data["location"]),
         figures=tuple(data["figures"]),
         refs=tuple(data["refs"]),
+        warnings=tuple(data.get("warnings", ())),
     )
 
 

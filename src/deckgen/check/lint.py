@@ -8,11 +8,15 @@ Checks beyond the build:
 - duplicate-question: the same question asked twice across all decks, also in other words
   (see `questions.py` for how "the same" is measured);
 - missing-id: notes without `{#id}`;
-- empty-answer / long-answer: answers with nothing to review, key points too long to say aloud,
-  answers too long to review at all;
+- empty-answer / long-answer: answers with nothing to review, key points too long to say aloud
+  (or more than `limits.MAX_KEY_POINTS` bullets), answers too long to review at all, and (the
+  layout check) backs taller than two phone screens;
+- dangling-text: a colon that nothing visible follows, stray spaces at deletions (builder/dangling.py);
+- layout-*: every card rendered at a phone's width, day and night (`layout.py`);
 - figure: unknown (an error, from the build) and unused figures;
 - formula: formulas Anki's MathJax cannot render (the exact check, in headless Chromium);
-- html: raw `<script>`, `<iframe>`, event-handler attributes or `javascript:` links in content;
+- html: raw HTML the card allowlist refuses (source/sanitize.py, the build's own): scripts,
+  frames, event handlers, `javascript:` links, remote resources, style sheets;
 - media-name: media file names over Anki's 120-byte limit, or not in Unicode NFC.
 """
 from __future__ import annotations
@@ -21,13 +25,11 @@ import html
 import re
 import unicodedata
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
-from typing import ClassVar
 
 from deckgen.config import BuildConfig
 from deckgen.errors import BuildFailed, ContentError
-from deckgen.limits import MEDIA_NAME_BYTES
+from deckgen.limits import MAX_KEY_POINTS, MEDIA_NAME_BYTES
 from deckgen.records import CompiledTopic, Location, NoteKind, Topic
 from deckgen.report import plural
 from deckgen.source.discover import topic_files
@@ -41,7 +43,8 @@ _BUILD_CHECKS = (
     (re.compile(r"^unknown figure|^figure '"), "figure"),
     (re.compile(r"^formula "), "formula"),
     (re.compile(r"^note has no id"), "missing-id"),
-    (re.compile(r"<script>|event-handler attribute|' URL in the note|^raw <\w+> tag"), "html"),
+    (re.compile(r"introduces the result of a sympy block|^the answer ends with|cloze deletion shows on the card"), "dangling-text"),
+    (re.compile(r"<script>|event-handler attribute|' URL in|^raw <\w+> tag| in the note$| in the deck description$|^the rendered card holds|^remote image|^image '.*' is not a local file"), "html"),
 )
 _LABEL_RE = re.compile(r"^\s*(?:<p>\s*<strong>[^<]*</strong>\s*</p>|<h[3-6][^>]*>.*?</h[3-6]>)", re.S)
 _FIRST_BLOCK_RE = re.compile(r"<(ul|ol|p|table|blockquote|figure)[\s>].*?</\1>", re.S)
@@ -124,10 +127,15 @@ def check(config: BuildConfig, *, exact_formulas: bool = True) -> CheckReport:
     if compiled is not None:
         sources = {t.location.path: (config.root / t.location.path).read_text(encoding="utf-8", errors="replace").split("\n") for t in compiled}
         findings += _answers(compiled) + _raw_html(compiled, sources) + _media_names(compiled, topics)
+        findings += _dangling(config, topics)
     if exact_formulas:
         findings += _exact_formulas(config, findings, skipped)
     else:
         turned_off.append("formula (exact MathJax check): turned off with --fast")
+    if not exact_formulas:
+        turned_off.append("layout (every card at 390 px in Chromium): turned off with --fast")
+    elif compiled is not None:
+        findings += _layout(config, gathered.topics, gathered.media_files, findings, skipped)
     notes = sum(len(t.notes) for t in topics)
     ordered = sorted(_unique(findings), key=lambda f: (f.problem.location.path, f.problem.location.line, f.check))
     return CheckReport(tuple(ordered), notes, tuple(skipped), tuple(turned_off))
@@ -152,8 +160,10 @@ def _from_warning(text: str) -> Finding:
     if not match:
         return Finding("build", WARNING, ContentError(Location("."), text))
     where = Location(match["path"], int(match["line"]))
-    hint = "show it in a note with ![caption](figure:NAME), or delete the function" if "not used" in text else ""
-    return Finding(_build_check(match["message"]), WARNING, ContentError(where, match["message"], hint))
+    message, _, hint = match["message"].partition(" — ")
+    if "not used" in text and not hint:
+        hint = "show it in a note with ![caption](figure:NAME), or delete the function"
+    return Finding(_build_check(message), WARNING, ContentError(where, message, hint))
 
 
 def _parse(config: BuildConfig) -> list[Topic]:
@@ -218,6 +228,24 @@ def key_points(answer_html: str) -> str:
     return block.group(0) if block else rest
 
 
+def key_point_bullets(answer_html: str) -> int:
+    """How many bullets the key points have: the items of the list the answer opens with (after a
+    label such as **要点**), not counting the items of lists nested in them; 0 without a list."""
+    rest = _LABEL_RE.sub("", answer_html, count=1).lstrip()
+    if not rest.startswith(("<ul", "<ol")):
+        return 0
+    depth, items = 0, 0
+    for tag in re.finditer(r"<(/?)(ul|ol|li)[\s>]", rest):
+        closing, name = tag.group(1), tag.group(2)
+        if name != "li":
+            depth += -1 if closing else 1
+            if depth == 0:
+                break
+        elif not closing and depth == 1:
+            items += 1
+    return items
+
+
 def _answers(topics: list[CompiledTopic]) -> list[Finding]:
     out = []
     for topic in topics:
@@ -229,7 +257,11 @@ def _answers(topics: list[CompiledTopic]) -> list[Finding]:
                 out.append(Finding("empty-answer", WARNING, ContentError(note.location, "the answer is empty", "write the answer under the question")))
             elif placeholder:
                 out.append(Finding("empty-answer", WARNING, ContentError(note.location, f"the answer contains the placeholder '{placeholder}'", "replace it with the real content (a lost image needs a figure)")))
-            units = reading_units(key_points(answer))
+            points = key_points(answer)
+            bullets = key_point_bullets(answer)
+            if bullets > MAX_KEY_POINTS:
+                out.append(Finding("long-answer", WARNING, ContentError(note.location, f"the key points are {bullets} bullets (limit {MAX_KEY_POINTS})", "keep the 2-5 points a candidate says aloud; move the rest into '::: details'")))
+            units = reading_units(points)
             if units > KEY_POINTS_LIMIT:
                 out.append(Finding("long-answer", WARNING, ContentError(note.location, f"key points are {units} units long (limit {KEY_POINTS_LIMIT})", "keep 2-5 short bullets first; move the rest under a **细节** label")))
             total = reading_units(answer)
@@ -241,40 +273,32 @@ def _answers(topics: list[CompiledTopic]) -> list[Finding]:
 # ---- raw HTML ---------------------------------------------------------------------------------
 
 
-class _ActiveContent(HTMLParser):
-    """Collects what would run code in a card: script-like tags, on* handlers, javascript: URLs."""
-
-    DANGEROUS_TAGS: ClassVar[frozenset[str]] = frozenset({"script", "iframe", "object", "embed", "frame", "frameset"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.found: list[tuple[str, str]] = []  # (what, text to look for in the source)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.DANGEROUS_TAGS:
-            self.found.append((f"<{tag}> element", f"<{tag}"))
-        for name, value in attrs:
-            if name.startswith("on"):
-                self.found.append((f"event-handler attribute {name}= on <{tag}>", f"{name}="))
-            elif (value or "").strip().lower().startswith("javascript:"):
-                self.found.append((f"javascript: URL in {name}= on <{tag}>", "javascript:"))
-
-
 def _raw_html(topics: list[CompiledTopic], sources: dict[str, list[str]]) -> list[Finding]:
+    """What the card allowlist (source/sanitize.py, the build's own) refuses in the packaged
+    fields: the build stops on all of it except in decks with `allow_scripts: true`, where
+    this says what their cards run or fetch."""
+    from deckgen.source import sanitize
+
     out = []
     for topic in topics:
         lines = sources.get(topic.location.path, [])
         note_starts = sorted(n.location.line for n in topic.notes)
         for note in topic.notes:
-            parser = _ActiveContent()
-            for field in (note.front, note.back):
-                parser.feed(field)
-            parser.close()
             end = next((line for line in note_starts if line > note.location.line), len(lines) + 1)
-            for what, needle in dict.fromkeys(parser.found):
-                line = next((i for i in range(note.location.line, end) if needle.lower() in lines[i - 1].lower()), note.location.line)
-                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML that runs code: {what}", "remove it: a shared deck must not run code on the reviewer's device (deckgen cards need none)")))
+            found = [p for field in (note.front, note.back) for p in sanitize.problems(field, remote=True)]
+            for what in dict.fromkeys(p.what for p in found):
+                needle = _needle(what)
+                line = next((i for i in range(note.location.line, end) if needle and needle in lines[i - 1].lower()), note.location.line)
+                out.append(Finding("html", ERROR, ContentError(Location(note.location.path, line), f"raw HTML the cards of a shared deck should not carry: {what}", "remove it: a shared deck must not run code or fetch anything on the reviewer's device (deckgen cards need neither)")))
     return out
+
+
+def _needle(what: str) -> str:
+    """Text to look for in the source to find the line of a problem ("<iframe", "onclick=")."""
+    tag = re.match(r"<(\w+)> element", what)
+    attribute = re.match(r"attribute '([^']+)'", what)
+    scheme = re.match(r"'(\w+):'", what)
+    return f"<{tag.group(1)}" if tag else f"{attribute.group(1)}=" if attribute else f"{scheme.group(1)}:" if scheme else ""
 
 
 # ---- media names ------------------------------------------------------------------------------
@@ -304,6 +328,34 @@ def _media_location(name: str, refs, fallback: Location) -> Location:
         if stem and stem[:20] in name:
             return ref.location
     return fallback
+
+
+# ---- dangling text and layout ------------------------------------------------------------------
+
+
+def _dangling(config: BuildConfig, topics: list[Topic]) -> list[Finding]:
+    """The build's dangling-text warnings for every note (the build only sees the notes it renders)."""
+    from deckgen.builder import dangling
+    from deckgen.errors import ErrorList
+    from deckgen.math import compute
+    from deckgen.runtime.cache import Cache
+
+    notes = [note for topic in topics for note in topic.notes]
+    blocks = [block for note in notes for block in note.sympy_blocks]
+    results, _ = compute.run_blocks(blocks, Cache(config.cache_dir), ErrorList(), config.jobs, config.sympy_cpu_seconds)
+    return [_from_warning(text) for text in dangling.warnings(notes, lambda block: compute.result_for(results, block) == ())]
+
+
+def _layout(config: BuildConfig, topics: list[CompiledTopic], media_files: dict[str, Path], findings: list[Finding], skipped: list[str]) -> list[Finding]:
+    from deckgen.check import layout
+
+    try:
+        report = layout.check_layout(config, topics, media_files)
+    except layout.LayoutUnavailable as exc:
+        skipped.append(f"layout (every card at 390 px in Chromium): {exc}")
+        return []
+    known = {f.problem.location for f in findings if f.check == "formula"}
+    return [Finding(p.rule, p.severity, p.error) for p in report.problems if not (p.rule == "layout-mathjax-error" and p.error.location in known)]
 
 
 # ---- formulas ---------------------------------------------------------------------------------

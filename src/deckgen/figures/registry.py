@@ -32,6 +32,11 @@ class FigureSource:
 
 def discover(figures_dir: Path, root: Path, errors: ErrorList) -> dict[str, FigureSource]:
     scripts = sorted(figures_dir.glob("*.py")) if figures_dir.is_dir() else []
+    for script in [s for s in scripts if not s.resolve().is_relative_to(root.resolve())]:
+        # A linked script would run code from, and open reading rights on, a folder outside the project.
+        link = str(script.relative_to(root)) if script.is_relative_to(root) else str(script)
+        errors.add(Location(link, 1), f"figure script {link} is a symbolic link to {script.resolve()}, outside the project", "copy the script into figures/ instead of linking to it")
+        scripts.remove(script)
     helpers = [p for p in scripts if p.name.startswith("_")]
     shared = figure_shared_key([p.read_bytes() for p in helpers])
     helper_hashes = [sha256(p.read_bytes()) for p in helpers]

@@ -11,6 +11,7 @@ deckgen's figure package, or the drawing libraries (runtime/keys.py).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,8 @@ def _svgs(entry: Any) -> dict[str, Any] | None:
 def run_workers(todo: list[FigureSource], job_limits: Limits, jobs: int, on_done: Any) -> list[Any]:
     from deckgen.runtime.workers import run_jobs  # deferred: a build with every figure cached starts none
 
-    return run_jobs(HANDLER, [{"script": str(s.script), "name": s.name} for s in todo], job_limits, jobs, on_done)
+    readable = tuple(sorted({str(s.script.parent) for s in todo}))  # the scripts, their helpers and data
+    return run_jobs(HANDLER, [{"script": str(s.script), "name": s.name} for s in todo], dataclasses.replace(job_limits, readable=readable), jobs, on_done)
 
 
 _HINTS = {

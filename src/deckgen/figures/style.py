@@ -51,9 +51,8 @@ def register_fonts() -> None:
 # A figure fills the card's width; on a 390 px phone that is about PHONE_WIDTH_PX CSS pixels
 # (the reviewer's margins take the rest). Text sizes are set in those pixels and converted to
 # points for each figure's own width, so every figure reads the same on the phone whatever its
-# size in inches. MIN_TEXT_PX is the smallest text that reads without zooming.
+# size in inches. limits.MIN_TEXT_PX is the smallest text that reads without zooming.
 PHONE_WIDTH_PX = 350
-MIN_TEXT_PX = 12.0
 TEXT_PX = {"base": 14.5, "tick": 12.5, "legend": 12.5, "label": 14.0, "title": 15.5}
 
 
@@ -75,7 +74,7 @@ def apply(pal: Palette, width_in: float = 6.4) -> None:
     matplotlib.rcParams.update({
         "font.family": "sans-serif",
         "font.sans-serif": FONT_FAMILIES,
-        # 'small' (0.833 of font.size) stays at or above MIN_TEXT_PX; 'x-small' does not.
+        # 'small' (0.833 of font.size) stays at or above limits.MIN_TEXT_PX; 'x-small' does not.
         "font.size": TEXT_PX["base"] * pt,
         "axes.titlesize": TEXT_PX["title"] * pt,
         "figure.titlesize": TEXT_PX["title"] * pt,

@@ -23,7 +23,8 @@ from matplotlib.figure import Figure
 
 from deckgen.figures import api as figure_api
 from deckgen.figures import style as figure_style
-from deckgen.runtime.jobs import CpuLimit, JobFailed
+from deckgen.limits import MIN_TEXT_PX
+from deckgen.runtime.jobs import CpuLimit, JobFailed, describe
 
 _loaded: dict[str, dict[str, figure_api.FigureSpec]] = {}
 
@@ -61,7 +62,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except SystemExit as exc:  # exit() in a script must not end the worker
         raise JobFailed("raise", f"the script called exit({exc.code if exc.code is not None else ''})", trace=_script_frames(exc, script)) from None
     except Exception as exc:  # a figure script may raise anything: report it trimmed to the script
-        raise JobFailed("raise", f"{type(exc).__name__}: {exc}", trace=_script_frames(exc, script)) from None
+        raise JobFailed("raise", describe(exc), trace=_script_frames(exc, script)) from None
     day, night = rendered["day"][0], rendered["night"][0]
     if day is None or night is None:
         raise JobFailed("empty", "the figure draws nothing")
@@ -114,20 +115,22 @@ class _recording_text:
 def _text_problems(fig: Any, drawn: list[tuple[Any, Any]], width_in: float) -> list[str]:
     """Text under the phone minimum, texts on top of each other, text cut off at the edge.
 
-    Sizes are CSS pixels on a 390 px phone (figure_style.PHONE_WIDTH_PX wide); the window
-    extents are in points of the SVG renderer.
+    Sizes are CSS pixels on a 390 px phone (figure_style.PHONE_WIDTH_PX wide). The window
+    extents were measured while the SVG renderer drew, so they are in its units, points (72 per
+    inch), whatever the figure's dpi: the figure's edges must be taken in points too (its
+    `bbox` is in pixels at the figure's dpi, 100, and would put the edges 39% too far out).
     """
     pt = figure_style.points_per_px(width_in)
 
     def label(text: Any, n: int = 20) -> str:
         return " ".join(text.get_text().split())[:n]
 
-    width, height = fig.bbox.width, fig.bbox.height
+    width, height = fig.get_figwidth() * 72, fig.get_figheight() * 72
     problems: list[str] = []
-    small = sorted({(round(t.get_fontsize() / pt, 1), label(t)) for t, _ in drawn if t.get_fontsize() / pt < figure_style.MIN_TEXT_PX - 0.05})
+    small = sorted({(round(t.get_fontsize() / pt, 1), label(t)) for t, _ in drawn if t.get_fontsize() / pt < MIN_TEXT_PX - 0.05})
     if small:
         shown = ", ".join(f"'{text}' {px:g} px" for px, text in small[:4])
-        problems.append(f"{len(small)} text{'s' if len(small) != 1 else ''} under {figure_style.MIN_TEXT_PX:g} px on a phone ({shown})")
+        problems.append(f"{len(small)} text{'s' if len(small) != 1 else ''} under {MIN_TEXT_PX:g} px on a phone ({shown})")
     margin = 1.0 * pt
     cut = [label(t) for t, box in drawn if box.x0 < -margin or box.y0 < -margin or box.x1 > width + margin or box.y1 > height + margin]
     if cut:

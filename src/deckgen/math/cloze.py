@@ -3,14 +3,25 @@
 Anki ends a deletion at the first `}}` it meets, even one made of two TeX braces, so inside a
 cloze note every pair of closing braces that does not close a deletion must be kept apart
 (`} }`, which TeX reads the same). `protect` does that; `strip` removes the deletion markup so the
-TeX underneath can be checked. Both read the formula with one walker, `_pieces`.
+TeX underneath can be checked; `mark` wraps each deletion in `\\class{dg-cN}{...}` so that the card
+can highlight it. All read the formula with one walker, `_pieces`.
+
+Why `mark` is needed: Anki strips every HTML tag inside a formula, so a deletion there loses the
+`<span class="cloze">` that highlights a text deletion. The mark is TeX (MathJax's `html`
+extension, which Anki's full MathJax build loads by default), it is the same on every card of
+the note, and the card's stylesheet colours it only on card N (`.cardN .dg-cN`, the class Anki
+puts on the card of deletion N) exactly as it colours a text deletion.
 """
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
 
-_OPEN_RE = re.compile(r"\{\{c\d+::")
+_OPEN_RE = re.compile(r"\{\{c(\d+)::")
+# Commands whose argument is text: a \class inside it would be printed literally, so a deletion
+# there stays unmarked (the layout check reports it).
+_TEXT_MODE_RE = re.compile(r"\\(?:text(?:rm|bf|it|sf|tt|up|normal)?|mbox|hbox|textsc)\s*$")
+MARK_CLASS = "dg-c"  # + the deletion number; card.css colours `.cardN .dg-cN`
 
 
 def protect(tex: str) -> str:
@@ -19,6 +30,31 @@ def protect(tex: str) -> str:
     for kind, text in _pieces(tex):
         if (kind == "close" or text == "}") and out and out[-1].endswith("}") and not out[-1].endswith("\\}"):
             out.append(" ")
+        out.append(text)
+    return "".join(out)
+
+
+def mark(tex: str) -> str:
+    """Wrap every deletion in `\\class{dg-cN}{ ... }` (not those inside `\\text{...}`)."""
+    if "{{c" not in tex:
+        return tex
+    out: list[str] = []
+    groups: list[bool] = []  # for each open TeX brace: is its content text (an argument of \text)?
+    marked: list[bool] = []  # for each open deletion: did it get a mark?
+    for kind, text in _pieces(tex):
+        in_text = any(groups)
+        if kind == "open":
+            number = text[3:-2]
+            marked.append(not in_text)
+            out.append(f"\\class{{{MARK_CLASS}{number}}}{{ {text}" if not in_text else text)
+            continue
+        if kind == "close":
+            out.append("}} }" if marked.pop() else text)
+            continue
+        if text == "{":
+            groups.append(bool(_TEXT_MODE_RE.search("".join(out[-12:]))))
+        elif text == "}" and groups:
+            groups.pop()
         out.append(text)
     return "".join(out)
 

@@ -10,6 +10,7 @@ same fast formula check as the formulas the author typed (`texcheck`), reported 
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from deckgen import limits
@@ -70,8 +71,14 @@ def result_for(results: Results, block: SympyBlock) -> tuple[Show, ...] | None:
     return results.get(block_id(block))
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # \x1f separates Anki's fields: a package holding one is refused
+
+
 def _check_shows(block: SympyBlock, shows: tuple[Show, ...], errors: ErrorList) -> None:
     for show in shows:
+        if control := _CONTROL_RE.search(show.latex):
+            errors.add(block.location, f"sympy block shows text with the control character U+{ord(control.group()):04X}", "show a formula or plain text; Anki refuses a package whose fields hold control characters")
+            continue
         formula = Formula(show.latex, not show.inline, block.location)
         for problem in texcheck.problems(formula):
             errors.add(block.location, f"sympy block shows {texcheck.shorten(formula.tex)}: {problem}", "fix the string given to show(), or show a sympy expression")

@@ -19,7 +19,7 @@ from typing import Any
 
 import sympy
 
-from deckgen.runtime.jobs import CpuLimit, JobFailed
+from deckgen.runtime.jobs import CpuLimit, JobFailed, describe
 
 _BASE = {name: getattr(sympy, name) for name in dir(sympy) if not name.startswith("_")}
 
@@ -49,7 +49,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     except MemoryError as exc:
         raise JobFailed("memory", "used more memory than allowed", _block_line(exc)) from None
     except Exception as exc:  # the author's code may raise anything; report it, never crash
-        raise JobFailed("raise", f"{type(exc).__name__}: {exc}", _block_line(exc)) from None
+        raise JobFailed("raise", describe(exc), _block_line(exc)) from None
     return {"shows": shows}
 
 

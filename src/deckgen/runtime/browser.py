@@ -3,6 +3,8 @@
 In:  the URL of a page (usually a `file://` URL of a page we wrote), how long to let it run.
 Out: `PageRun`: the DOM after the page's scripts ran, and what the page wrote to its console;
      or `ChromiumNotFound` when no browser is installed. `screenshot()` saves a PNG.
+     `offline_session()`: one Chromium driven by playwright for many pages (the layout check,
+     screenshots of every card), with every request that leaves the disk refused.
 
 Chromium runs once per page with `--dump-dom` under a virtual-time budget: page timers and
 promises (MathJax typesetting) run to completion as fast as the CPU allows, then the DOM is
@@ -18,6 +20,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +41,13 @@ class ChromiumNotFound(RuntimeError):
 
     def __init__(self) -> None:
         super().__init__(f"chromium not found: install it (apt-get install chromium) or set ${ENV_VAR} to its path")
+
+
+class PlaywrightMissing(RuntimeError):
+    """The layout check and card screenshots drive Chromium with playwright, which is not installed."""
+
+    def __init__(self) -> None:
+        super().__init__("playwright is not installed: pip install playwright (deckgen only drives the system's Chromium with it; it downloads no browser)")
 
 
 class PageFailed(RuntimeError):
@@ -130,3 +141,56 @@ def _console(stderr: str) -> tuple[str, ...]:
 def _last_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if "dbus" not in line and line.strip()]
     return lines[-1] if lines else "no message"
+
+
+# ---- one browser, many pages (playwright) -----------------------------------------------------
+
+# Every request goes to a proxy that is not there (port 9, discard) and is refused before it
+# leaves the machine; requests for anything but files are also stopped in the page (`route`).
+OFFLINE_FLAGS = ("--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
+# Matched inside the browser's driver, so that the many file requests of a page (MathJax, its
+# fonts, the figures) do not each make a round trip through Python.
+_NOT_A_FILE = re.compile(r"^(?!(?:file|data|blob):)")
+_PLAYWRIGHT_SKIPS = ("--headless", "--enable-logging=stderr", "--v=0")  # playwright sets its own
+
+
+class OfflineSession:
+    """Pages of one headless Chromium that can read files and nothing else.
+
+    `blocked` collects every URL a page asked for and did not get (cards must work offline).
+    """
+
+    def __init__(self, browser) -> None:
+        self._browser = browser
+        self.blocked: list[str] = []
+
+    def open(self, url: str, *, width: int, height: int, scale: float = 1.0):
+        """A playwright `Page` of `width` × `height` CSS pixels showing `url`, loaded."""
+        context = self._browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=scale)
+        context.route(_NOT_A_FILE, self._refuse)
+        page = context.new_page()
+        page.goto(url, wait_until="load")
+        return page
+
+    def _refuse(self, route) -> None:
+        self.blocked.append(route.request.url)
+        route.abort("blockedbyclient")
+
+
+@contextmanager
+def offline_session() -> Iterator[OfflineSession]:
+    """Start Chromium (the system's: playwright never downloads one here) for the block's pages."""
+    binary = find_chromium()
+    if binary is None:
+        raise ChromiumNotFound()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise PlaywrightMissing() from None
+    flags = [flag for flag in FLAGS if flag not in _PLAYWRIGHT_SKIPS]
+    with sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=binary, args=[*flags, *OFFLINE_FLAGS])
+        try:
+            yield OfflineSession(browser)
+        finally:
+            browser.close()

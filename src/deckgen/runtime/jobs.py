@@ -21,3 +21,14 @@ class JobFailed(Exception):
 
     def as_json(self) -> dict[str, Any]:
         return {"kind": self.kind, "message": self.message, "line": self.line, "trace": self.trace}
+
+
+CONFINED = False  # set by the child once runtime/isolation.py confined it
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of an exception in the author's code, with why when confinement refused it."""
+    text = f"{type(exc).__name__}: {exc}"
+    if CONFINED and isinstance(exc, PermissionError):
+        text += " (figure scripts and sympy blocks may write only their temporary folder, read only Python, fonts and figures/, and use no network: see docs/security.md)"
+    return text

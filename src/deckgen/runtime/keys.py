@@ -38,8 +38,8 @@ class Kind(StrEnum):
 STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.MATH_SVG})  # kinds the cache holds
 
 VERSIONS = {
-    Kind.FIGURE: "2",
-    Kind.SYMPY: "3",
+    Kind.FIGURE: "3",  # 3: rendered in a confined worker (results of unconfined runs are not reused)
+    Kind.SYMPY: "4",  # 4: likewise
     Kind.TOPIC: "1",
     Kind.TOPIC_DEPS: "1",
     Kind.MATH_SVG: "1",

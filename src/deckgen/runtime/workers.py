@@ -27,9 +27,11 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -38,11 +40,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from deckgen import limits
+from deckgen import limits, report
 from deckgen.runtime import isolation
 
 POLL_SECONDS = 0.2  # how often the parent reads the children's CPU time
 START_SECONDS = 300.0  # wall-clock backstop for a child to import its handler
+EXIT_SECONDS = 10.0  # wall-clock backstop for a child that finished its jobs to exit
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,7 @@ class Limits:
     output_bytes: int = limits.WORKER_OUTPUT_BYTES
     what: str = "job"  # for messages: "figure", "sympy block"
     flag: str = ""  # the command-line flag that raises the CPU limit, for messages
+    readable: tuple[str, ...] = ()  # folders the jobs may read besides Python's own (figures/)
 
     @property
     def wall_seconds(self) -> float:
@@ -89,8 +93,10 @@ class _Child:
     output: int  # read end: the child's stdout and stderr
     lifeline: int  # write end, only held open
     output_limit: int  # bytes of printed output kept per job
+    tmpdir: str  # the child's own temporary folder: the only place it may write
     buffer: bytes = b""
     ended: bool = False  # the results pipe closed: the child exited or died
+    oversized: bool = False  # its result went past limits.WORKER_RESULT_BYTES
     printed: bytearray = field(default_factory=bytearray)
     dropped: int = 0
 
@@ -99,6 +105,7 @@ def run_jobs(handler: str, payloads: list[dict[str, Any]], job_limits: Limits, p
     """Run `payloads` through `handler` (a module name); `on_done(n)` as jobs finish."""
     if not payloads:
         return []
+    _say_what_is_not_confined()
     processes = max(1, min(processes or os.cpu_count() or 1, len(payloads)))
     shares = [list(range(i, len(payloads), processes)) for i in range(processes)]
     results: list[JobResult | None] = [None] * len(payloads)
@@ -141,34 +148,58 @@ def _run_child(handler: str, jobs: list[tuple[int, dict[str, Any]]], job_limits:
             _send(child, {"index": index, "payload": payload})
         os.close(child.jobs)
         child.jobs = -1
-        return _collect(child, [index for index, _ in jobs], job_limits, on_done)
+        done = _collect(child, [index for index, _ in jobs], job_limits, on_done)
+        if len(done) == len(jobs) and all(result.failure is None or result.failure.kind not in ("cpu", "wall", "crash", "memory", "output") for result in done):
+            _let_exit(child)
+        return done
     finally:
         live.discard(child)
         _kill(child)
+
+
+_told = threading.Event()
+
+
+def _say_what_is_not_confined() -> None:
+    """Once per process: what of the confinement this system cannot give (a note, not a failure)."""
+    if not _told.is_set():
+        _told.set()
+        missing = isolation.unavailable()
+        if missing:
+            report.note(f"{missing} (see docs/security.md)")
 
 
 def _start(handler: str, job_limits: Limits) -> _Child:
     # The child must run this very deckgen, not whichever one `pip install -e` last pointed at.
     here = str(Path(__file__).resolve().parents[2])
     path = os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH", "")) if p)
-    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1")
+    tmpdir = tempfile.mkdtemp(prefix="deckgen-worker-")
+    # TMPDIR is the one folder the child may write, and its working folder, so that a relative
+    # path or tempfile lands there and is deleted with it.
+    env = dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg", PYTHONPATH=path, PYTHONDONTWRITEBYTECODE="1", TMPDIR=tmpdir, TMP=tmpdir, TEMP=tmpdir)
     jobs_r, jobs_w = os.pipe()
     results_r, results_w = os.pipe()
     output_r, output_w = os.pipe()
     life_r, life_w = os.pipe()
     command = [
-        *isolation.launcher(), sys.executable, "-m", "deckgen.runtime.child", handler,
+        *isolation.launcher(), sys.executable, "-P", "-m", "deckgen.runtime.child", handler,
         str(jobs_r), str(results_w), str(life_r), str(job_limits.cpu_seconds), str(job_limits.memory_bytes),
+        tmpdir, os.pathsep.join(job_limits.readable),
     ]
     try:
         proc = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w, env=env,
+            command, stdin=subprocess.DEVNULL, stdout=output_w, stderr=output_w, env=env, cwd=tmpdir,
             pass_fds=(jobs_r, results_w, life_r), start_new_session=True,
         )
+    except BaseException:
+        for fd in (jobs_w, results_r, output_r, life_w):
+            os.close(fd)
+        _remove(tmpdir)
+        raise
     finally:
         for fd in (jobs_r, results_w, output_w, life_r):
             os.close(fd)
-    return _Child(proc, jobs_w, results_r, output_r, life_w, job_limits.output_bytes)
+    return _Child(proc, jobs_w, results_r, output_r, life_w, job_limits.output_bytes, tmpdir)
 
 
 def _send(child: _Child, message: dict[str, Any]) -> None:
@@ -226,6 +257,10 @@ def _read(child: _Child) -> list[dict[str, Any]]:
         if not chunk:
             child.ended = True
         child.buffer += chunk
+        if len(child.buffer) > limits.WORKER_RESULT_BYTES:  # a job returning gigabytes: stop it
+            child.oversized = True
+            child.ended = True
+            return messages
         while b"\n" in child.buffer:
             line, child.buffer = child.buffer.split(b"\n", 1)
             try:
@@ -238,6 +273,8 @@ def _read(child: _Child) -> list[dict[str, Any]]:
 def _over_limit(child: _Child, running: int | None, cpu_start: float, wall_start: float, started: float, job_limits: Limits) -> Failure | None:
     """A Failure when the running job (or the child's start-up) went past a limit or the child died."""
     now = time.monotonic()
+    if child.oversized:
+        return Failure("output", f"returned more than {limits.WORKER_RESULT_BYTES // 2**20} MiB (the limit for what one {job_limits.what} may put on cards) and was stopped")
     if child.ended:  # no result will come: the child is gone
         try:
             status = child.proc.wait(timeout=5)
@@ -325,6 +362,16 @@ def _cpu_seconds(session: int) -> float:
     return total / ticks
 
 
+def _let_exit(child: _Child) -> None:
+    """Give a child that finished its jobs a moment to exit on its own (it does so at once), so
+    that the launcher reaps it and its CPU time is counted in the build's; whatever is left is
+    killed by `_kill` right after."""
+    try:
+        child.proc.wait(timeout=EXIT_SECONDS)
+    except subprocess.TimeoutExpired:
+        pass
+
+
 def _stop(child: _Child) -> None:
     """SIGKILL to the child's whole process group (safe from any thread)."""
     try:
@@ -344,3 +391,19 @@ def _kill(child: _Child) -> None:
             except OSError:
                 pass
     child.jobs = child.results = child.output = child.lifeline = -1
+    _remove(child.tmpdir)
+
+
+def _remove(folder: str) -> None:
+    """Delete a child's temporary folder, whatever it left there (also folders it made unreadable)."""
+    try:
+        os.chmod(folder, 0o700)
+    except OSError:
+        return  # already gone
+    for parent, folders, _ in os.walk(folder):  # top-down: each folder is opened before the walk enters it
+        for name in folders:
+            try:
+                os.chmod(os.path.join(parent, name), 0o700, follow_symlinks=False)
+            except (OSError, NotImplementedError):
+                pass
+    shutil.rmtree(folder, ignore_errors=True)

@@ -15,6 +15,7 @@ import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deckgen.anki.cards import Card, render_cards
 from deckgen.config import BuildConfig
@@ -24,6 +25,9 @@ from deckgen.runtime.cache import atomic_write
 from deckgen.site import labels
 from deckgen.site.labels import LABELS
 from deckgen.syntax import HTML_TAG_RE
+
+if TYPE_CHECKING:
+    from deckgen.site.screenshots import ContactSheet
 
 PREVIEW_DIR = "preview"
 MANIFEST = ".deckgen-preview.json"  # the files this module wrote last time (only those are ever removed)
@@ -55,31 +59,58 @@ class PreviewReport:
     written: int  # files whose bytes changed
     mathjax: str  # "copied", "unchanged", or why formulas stay as TeX
     warnings: tuple[str, ...] = ()
+    sheet: ContactSheet | None = None  # with screenshots: the PNG of every card and the page showing them
 
 
 def preview_dir(config: BuildConfig) -> Path:
     return config.dist_dir / PREVIEW_DIR
 
 
-def build_preview(config: BuildConfig) -> PreviewReport:
-    """Gather (raises BuildFailed on content errors, leaving the old site as it was), then write."""
-    from deckgen.anki.notetypes import note_types
+def build_preview(config: BuildConfig, screenshots: Path | None = None) -> PreviewReport:
+    """Gather (raises BuildFailed on content errors, leaving the old site as it was), then write.
+
+    With `screenshots` (a folder), also a PNG of every card on a phone, day and night, and the
+    contact sheet showing them (`site/screenshots.py`; raises `runtime.browser.ChromiumNotFound`
+    or `PlaywrightMissing` when it cannot run).
+    """
     from deckgen.builder.pipeline import gather
 
     gathered = gather(config)
-    types = note_types(config.language, config.extra_css)
     packaged = gathered.packaged if gathered.packaged is not None else gathered.topics
-    decks = []
-    with progress.stage("preview pages", len(packaged), progress.Mode(config.progress), "deck") as shown:
-        for topic in sorted(packaged, key=lambda t: t.deck_name):
-            decks.append(_deck(topic, types))
-            shown.advance()
+    decks = preview_decks(packaged, config.language, progress.Mode(config.progress))
     out = preview_dir(config)
     head, mathjax = _mathjax(out)
-    css = next(iter(types.values())).css
-    files = _site_files(decks, css, head, config.language)
-    written = _write_files(out, files, {name: gathered.media_files[name] for deck in decks for c in deck.cards for name in c.note.media})
-    return PreviewReport(out / "index.html", len(decks), sum(len(d.cards) for d in decks), written, mathjax, tuple(gathered.warnings))
+    written = write_site(out, decks, head, gathered.media_files, config.language, config.extra_css)
+    sheet = None
+    if screenshots is not None:
+        from deckgen.site.screenshots import write_screenshots
+
+        sheet = write_screenshots(out, decks, screenshots)
+    return PreviewReport(out / "index.html", len(decks), sum(len(d.cards) for d in decks), written, mathjax, tuple(gathered.warnings), sheet)
+
+
+def preview_decks(topics: list[CompiledTopic], language: str = "zh", mode: progress.Mode = progress.Mode.OFF) -> list[PreviewDeck]:
+    """Every card of every topic as Anki renders it, decks in the order of their names."""
+    from deckgen.anki.notetypes import note_types
+
+    types = note_types(language)
+    decks = []
+    with progress.stage("preview pages", len(topics), mode, "deck") as shown:
+        for topic in sorted(topics, key=lambda t: t.deck_name):
+            decks.append(_deck(topic, types))
+            shown.advance()
+    return decks
+
+
+def write_site(out: Path, decks: list[PreviewDeck], head: str, media_files: dict[str, Path], language: str = "zh", extra_css: str = "") -> int:
+    """Write the pages, assets and media of `decks` into `out`, labelled in `language`, with the
+    cards' CSS as the packages carry it; `head` loads MathJax. Returns the number of files whose
+    bytes changed."""
+    from deckgen.anki.notetypes import note_types
+
+    css = next(iter(note_types(language, extra_css).values())).css
+    files = _site_files(decks, css, head, language)
+    return _write_files(out, files, {name: media_files[name] for deck in decks for c in deck.cards for name in c.note.media})
 
 
 def _deck(topic: CompiledTopic, types) -> PreviewDeck:
@@ -211,6 +242,19 @@ def _search_index(decks: list[PreviewDeck]) -> str:
     data = {"decks": [{"name": d.topic.deck_name, "page": d.page} for d in decks], "cards": entries}
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
     return f"window.DG_INDEX = {text};\n"
+
+
+# ---- in a browser ------------------------------------------------------------------------------
+
+RENDER_BACKSTOP_MS = 600_000  # MathJax always ends in "done" or "error"; this only stops a hung page
+
+
+def wait_until_rendered(page) -> str:
+    """Wait until a deck page (a playwright Page) is typeset and its images and fonts are loaded;
+    return MathJax's state on the page ("done", "error", or why it is missing)."""
+    page.wait_for_function("document.documentElement.dataset.mathjax", timeout=RENDER_BACKSTOP_MS)
+    page.evaluate("() => Promise.all([document.fonts.ready, ...[...document.images].map(i => i.decode().catch(() => null))])")
+    return page.evaluate("() => document.documentElement.dataset.mathjax")
 
 
 # ---- MathJax ----------------------------------------------------------------------------------

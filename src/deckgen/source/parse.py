@@ -6,6 +6,7 @@ Out: a `Topic` (notes with formulas, images and sympy blocks lifted out by `scan
 """
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -19,7 +20,12 @@ from deckgen.syntax import CLOZE_MARK_RE, CLOZE_OPEN_RE, CLOZE_UNNUMBERED_RE, NA
 
 HEADING_RE = re.compile(r"^##(?!#)[ \t]*(.*?)[ \t]*$")
 HEADING_ID_RE = re.compile(r"^(.*?)\s*\{#([^{}]*)\}\s*#*\s*$")  # no `{` in ids: linear on `{#{#{#...`
-META_RE = re.compile(r"^(tags|type)\s*:\s*(.*?)\s*$")
+META_RE = re.compile(r"^(tags|type|remote)\s*:\s*(.*?)\s*$")
+META_KEYS = ("tags", "type", "remote")
+META_LOOKALIKE_RE = re.compile(r"^\s*([A-Za-z][A-Za-z_-]{1,11})\s*[:：]\s*(.*?)\s*$")  # `Tags:`, `tag:`, ` type :`
+# Before '##': 1-3 spaces or tabs (4 make code), or invisible characters, with or without spaces.
+LOOKALIKE_HEADING_RE = re.compile(r"^((?:[\ufeff\u200b-\u200f\u2060\u00a0\u3000\u00ad][ \t\ufeff\u200b-\u200f\u2060\u00a0\u3000\u00ad]*)|[ \t]{1,3})##(?!#)")
+DEEPER_HEADING_RE = re.compile(r"^#{3,6}[ \t]+(.*?)[ \t#]*$")
 QUESTION_END = "???"
 DETAILS_OPEN_RE = re.compile(r"^:::[ \t]*details\b[ \t]*(.*?)[ \t]*$")  # ::: details LABEL
 DETAILS_CLOSE_RE = re.compile(r"^:::[ \t]*$")
@@ -38,10 +44,13 @@ def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
     header, body_start = frontmatter.read(lines, path, errors)
     if header is None:
         return None
+    warned = len(errors.warnings)
+    _check_lookalike_headings(lines, body_start, path, errors)
     notes = _notes(lines, body_start, path, errors, header.allow_scripts)
     if not notes and not any(e.location.path == path for e in errors):
         errors.add(Location(path, body_start + 1), "no notes in this file", "add a note: a line '## question {#id}' followed by its answer")
-    return Topic(header.id, header.deck, header.description, header.tags, tuple(notes), Location(path, 1))
+    warnings = tuple(str(w) for w in errors.warnings[warned:])
+    return Topic(header.id, header.deck, header.description, header.tags, tuple(notes), Location(path, 1), warnings, header.allow_scripts)
 
 
 def decode(data: bytes, path: str, errors: ErrorList) -> str | None:
@@ -99,6 +108,26 @@ def _guess_encoding(data: bytes) -> str:
     return ""
 
 
+def _check_lookalike_headings(lines: list[str], start: int, path: str, errors: ErrorList) -> None:
+    """Lines that look like a note heading but are not one would merge two notes silently: an
+    invisible character (a BOM, a zero-width space) or a few spaces before '##'. A '###' heading
+    that asks a question is likely a note written one level too deep: a warning."""
+    fence = None
+    for i in range(start, len(lines)):
+        inside = fence is not None
+        fence = _fence_state(fence, lines[i])
+        if inside or fence is not None:
+            continue
+        lookalike = LOOKALIKE_HEADING_RE.match(lines[i])
+        if lookalike:
+            shown = ", ".join(f"U+{ord(ch):04X}" if ch not in " \t" else repr(ch) for ch in dict.fromkeys(lookalike.group(1)))
+            errors.add(Location(path, i + 1), f"this line looks like a note heading, but {shown} before '##' makes it part of the previous answer", "delete what stands before '##' (most editors do not show it)")
+            continue
+        deeper = DEEPER_HEADING_RE.match(lines[i])
+        if deeper and (HEADING_ID_RE.match(deeper.group(1)) or deeper.group(1).rstrip().endswith(("?", "？"))):
+            errors.warn(Location(path, i + 1), f"'{deeper.group(0).strip()[:40]}' reads like a question, but only '##' starts a note: it is part of the answer above", "write '## ' to make it a note of its own, or reword it as a label")
+
+
 def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> list[Note]:
     """Split the body at `##` headings (outside fenced code) and parse each note."""
     headings = heading_indexes(lines, start)
@@ -150,18 +179,22 @@ def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, 
         # A cloze note's deletions live in the body: without '???' title and body form the text.
         question, answer = question[:1] + answer, []
     answer, sections = _split_details(answer, path, errors, tokens)
-    front_scan = _scan_parts(question, path, errors, tokens, allow_scripts)
-    back_scan = _scan_parts(answer, path, errors, tokens, allow_scripts)
+    remote = bool(meta.get("remote"))
+    front_scan = _scan_parts(question, path, errors, tokens, allow_scripts, remote)
+    back_scan = _scan_parts(answer, path, errors, tokens, allow_scripts, remote)
     details = []
     for token, label, part in sections:
-        scanned = _scan_parts([part], path, errors, tokens, allow_scripts)
+        scanned = _scan_parts([part], path, errors, tokens, allow_scripts, remote)
         details.append(Details(token, label, scanned.text))
         back_scan.formulas += scanned.formulas
         back_scan.media += scanned.media
         back_scan.sympy_blocks += scanned.sympy_blocks
         back_scan.refs += scanned.refs
+        back_scan.cloze_lines += scanned.cloze_lines
     if kind is NoteKind.CLOZE:
         _check_cloze(front_scan.text, [f.tex for _, f in front_scan.formulas], where, errors)
+    elif front_scan.cloze_lines or back_scan.cloze_lines:
+        errors.add(Location(path, min(front_scan.cloze_lines + back_scan.cloze_lines)), f"a cloze deletion '{{{{c1::…}}}}' in a note of type '{kind.value}' shows on the card as typed", f"remove 'type: {kind.value}' so that the note becomes a cloze note, or write the braces in a code span")
     if not back_scan.text.strip() and kind is not NoteKind.CLOZE:
         errors.add(where, f"note '{note_id}' has no answer", "write the answer under the heading (or remove the heading)")
         return None
@@ -177,6 +210,7 @@ def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, 
         media=tuple(front_scan.media + back_scan.media),
         refs=tuple(front_scan.refs + back_scan.refs),
         details=tuple(details),
+        remote=remote,
     )
 
 
@@ -262,19 +296,20 @@ def _part(lines: list[str], first_index: int) -> tuple[str, int]:
     return "\n".join(lines).strip("\n"), first_index + 1 + lead
 
 
-def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: Tokens, allow_scripts: bool = False) -> Scanned:
+def _scan_parts(parts: list[tuple[str, int]], path: str, errors: ErrorList, tokens: Tokens, allow_scripts: bool = False, remote: bool = False) -> Scanned:
     """Scan each part with its own line numbers and join them as paragraphs."""
     merged = Scanned(text="")
     texts = []
     for text, first_line in parts:
         if not text.strip():
             continue
-        part = scan(text, path, first_line, errors, tokens, allow_scripts)
+        part = scan(text, path, first_line, errors, tokens, allow_scripts, remote)
         texts.append(part.text)
         merged.formulas += part.formulas
         merged.media += part.media
         merged.sympy_blocks += part.sympy_blocks
         merged.refs += part.refs
+        merged.cloze_lines += part.cloze_lines
     merged.text = "\n\n".join(texts)
     return merged
 
@@ -286,14 +321,23 @@ def _meta(lines: list[str], start: int, end: int, path: str, errors: ErrorList) 
     while i < end:
         match = META_RE.match(lines[i])
         if not match:
+            _check_meta_lookalike(lines[i], Location(path, i + 1), errors)
             break
         key, value = match.groups()
         if key == "tags":
-            tags = value.replace(",", " ").split()
+            tags = value.split()
             bad = [t for t in tags if not frontmatter.TAG_RE.fullmatch(t)]
             if bad:
                 errors.add(Location(path, i + 1), f"invalid tag {bad[0]!r}", "tags are words without spaces or quotes, separated by spaces")
+            for tag in tags:
+                if problem := frontmatter.tag_problem(tag):
+                    errors.add(Location(path, i + 1), f"tag {tag!r} {problem}", "write e.g. 'tags: seed::s003-q3 dilated' (separated by spaces)")
+                    break
             meta["tags"] = tags
+        elif key == "remote":
+            if value.lower() not in ("true", "yes", "false", "no"):
+                errors.add(Location(path, i + 1), f"'remote:' must be true or false (got {value!r})", "write 'remote: true' only if this note shows images from the web when it is reviewed")
+            meta["remote"] = value.lower() in ("true", "yes")
         else:
             try:
                 meta["type"] = NoteKind(value.strip().lower())
@@ -301,6 +345,17 @@ def _meta(lines: list[str], start: int, end: int, path: str, errors: ErrorList) 
                 errors.add(Location(path, i + 1), f"unknown note type '{value}'", f"use one of: {', '.join(k.value for k in NoteKind)}")
         i += 1
     return meta, i
+
+
+def _check_meta_lookalike(line: str, where: Location, errors: ErrorList) -> None:
+    """`Tags: a`, `tag: a` or `type :` under a heading would become card text, silently."""
+    match = META_LOOKALIKE_RE.match(line)
+    if not match:
+        return
+    key = match.group(1)
+    close = [k for k in META_KEYS if k == key.lower()] or difflib.get_close_matches(key.lower(), ("tags", "type"), n=1, cutoff=0.7)
+    if close:
+        errors.add(where, f"'{key}:' under the heading is not a meta line, so it would show on the card as text", f"write '{close[0]}: {match.group(2)}' (lowercase, directly under the heading); if it is part of the answer, put a blank line before it")
 
 
 def _check_cloze(text: str, formulas: list[str], where: Location, errors: ErrorList) -> None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from deckgen.errors import ErrorList
 from deckgen.records import Formula, Location, MediaRef, NoteRef, SympyBlock
-from deckgen.source import guards
-from deckgen.syntax import token
+from deckgen.source import guards, sanitize
+from deckgen.syntax import CLOZE_OPEN_RE, token
 
 FENCE_RE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([\w+-]*)")
 BACKTICKS_RE = re.compile(r"`+")
@@ -61,6 +61,7 @@ class Scanned:
     media: list[MediaRef] = field(default_factory=list)
     sympy_blocks: list[SympyBlock] = field(default_factory=list)
     refs: list[NoteRef] = field(default_factory=list)
+    cloze_lines: list[int] = field(default_factory=list)  # lines with `{{cN::` outside code and formulas
 
 
 class Tokens:
@@ -74,11 +75,13 @@ class Tokens:
         return token(self.next - 1)
 
 
-def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: Tokens | None = None, allow_scripts: bool = False) -> Scanned:
+def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: Tokens | None = None, allow_scripts: bool = False, remote: bool = False) -> Scanned:
     """Replace formulas, images and ```sympy blocks in `text` by tokens; report bad ones.
 
-    Raw HTML is passed on, except what would run code on the card (`<script>`, `on...=`
-    attributes, `javascript:` URLs), which is an error unless `allow_scripts`.
+    Raw HTML is passed on when the card allowlist (source/sanitize.py) keeps it; what would run
+    code on the card (`<script>`, `on...=` attributes, `javascript:` URLs) and everything else
+    the allowlist refuses is an error, unless `allow_scripts`. `remote`: the note opted in to
+    images from the web.
     """
     tokens = tokens or Tokens()
     out = Scanned(text="")
@@ -89,7 +92,7 @@ def scan(text: str, path: str, first_line: int, errors: ErrorList, tokens: Token
 
     def flush_prose() -> None:
         if prose:
-            pieces.append(_scan_prose(prose, path, errors, tokens, out, allow_scripts))
+            pieces.append(_scan_prose(prose, path, errors, tokens, out, allow_scripts, remote))
             prose.clear()
 
     while i < len(lines):
@@ -129,7 +132,7 @@ def _closing_fence(lines: list[str], start: int, marker: str) -> int | None:
     return None
 
 
-def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, tokens: Tokens, out: Scanned, allow_scripts: bool = False) -> str:
+def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, tokens: Tokens, out: Scanned, allow_scripts: bool = False, remote: bool = False) -> str:
     """Scan lines outside fenced code for code spans, math and images."""
     text = "\n".join(line for _, line in numbered)
     line_starts = []  # offset of each line in `text`
@@ -196,7 +199,8 @@ def _scan_prose(numbered: list[tuple[int, str]], path: str, errors: ErrorList, t
             result.append(text[pos:stop])
             pos = stop
     bare = _blank_out(text, lifted)
-    _check_html(bare, line_of, path, errors, allow_scripts)
+    out.cloze_lines += [line_of(m.start()) for m in CLOZE_OPEN_RE.finditer(bare)]
+    _check_html(bare, line_of, path, errors, allow_scripts, remote)
     guards.check_markdown(bare, numbered[0][0], path, errors)
     return "".join(result)
 
@@ -211,13 +215,24 @@ def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-def _check_html(prose: str, line_of, path: str, errors: ErrorList, allow_scripts: bool) -> None:
-    """Report raw HTML that would run code or show a file deckgen does not package."""
+def _check_html(prose: str, line_of, path: str, errors: ErrorList, allow_scripts: bool, remote: bool = False) -> None:
+    """Report raw HTML that would run code, fetch something, show a file deckgen does not
+    package, or that the card allowlist refuses (one error per line: the first problem on it)."""
+    reported: set[int] = set()
     if not allow_scripts:
         for problem, pos in unsafe_html(prose):
+            reported.add(line_of(pos))
             errors.add(Location(path, line_of(pos)), f"{problem} in the note", SCRIPT_HINT)
     for match in RAW_IMG_RE.finditer(prose):
+        reported.add(line_of(match.start()))
         errors.add(Location(path, line_of(match.start())), "raw <img> tag: deckgen does not check or package the file it shows", "write ![caption](path/to/image.png) instead")
+    if not allow_scripts and "<" in prose:
+        starts = [0, *(m.end() for m in re.finditer("\n", prose))]
+        for refused in sanitize.problems(prose, remote):
+            line = line_of(starts[min(refused.line, len(starts) - 1)])
+            if line not in reported:
+                reported.add(line)
+                errors.add(Location(path, line), f"{refused.what} in the note", refused.hint)
     for match in UNREAD_IMAGE_RE.finditer(prose):
         errors.add(
             Location(path, line_of(match.start())),
