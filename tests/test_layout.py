@@ -82,8 +82,9 @@ $x = {{c31::y}}$
 PARAGRAPHS
 
 ## 从网上取图 {#offline}
+remote: true
 
-<span style="background-image: url(REMOTE/x.png)">背景</span>
+![背景](REMOTE/x.png)
 
 ## 正常的挖空 {#ok-cloze}
 
