@@ -116,7 +116,7 @@ def snapshot_code(work: Path) -> Commands:
     shutil.copytree(REPO / "src" / "deckgen", target / "deckgen", ignore=shutil.ignore_patterns("__pycache__"))
     env = dict(os.environ, PYTHONPATH=str(target))
     env.pop("DECKGEN_DEBUG", None)
-    return Commands([sys.executable, "-m", "deckgen.cli"], env, None)
+    return Commands([sys.executable, "-m", "deckgen"], env, None)
 
 
 def clean(root: Path, keep_figures: bool = False) -> None:

@@ -47,7 +47,7 @@ def run_deckgen(root: Path, *args: str, timeout: float = 300) -> Run:
     """Run the installed command in a child process, exactly as a user would."""
     env = dict(os.environ)
     proc = subprocess.run(
-        [sys.executable, "-m", "deckgen.cli", "--root", str(root), *args],
+        [sys.executable, "-m", "deckgen", "--root", str(root), *args],
         capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)

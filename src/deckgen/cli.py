@@ -11,6 +11,7 @@ takes its value from the project's `deckgen.toml`, else deckgen's default (confi
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 from collections.abc import Callable
@@ -19,11 +20,14 @@ from pathlib import Path
 from deckgen import __version__, limits
 from deckgen.config import LANGUAGES, BuildConfig
 from deckgen.errors import BuildFailed, file_error
+from deckgen.records import BuildReport
 from deckgen.report import plural, print_errors, print_report
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = make_parser().parse_args(argv)
+    args.argv = argv  # what the no-op stamp is made for (builder/stamp.py)
     if not getattr(args, "command", None):  # plain `deckgen` builds
         args.run = _run_build
     try:
@@ -216,11 +220,21 @@ COMMANDS = (_add_build, _add_init, _add_ids, _add_figures, _add_preview, _add_ch
 
 
 def _run_build(args: argparse.Namespace) -> int:
+    from deckgen.builder import inputs, stamp
     from deckgen.builder.pipeline import build
 
-    report = build(config_from(args))
+    config = config_from(args)
+    trees, files = inputs.watched(config)
+    before = stamp.signature(trees, files)  # before the build reads them: an edit during it shows
+    stamp.forget(str(config.root))
+    report = build(config)
     if not args.quiet:
         print_report(report)
+    # What the next build prints if nothing changes: the same notes and warnings, no change.
+    again = io.StringIO()
+    if not args.quiet:
+        print_report(BuildReport(report.packages, (), (), report.notes, report.warnings, {"seconds": 0}), again)
+    stamp.save(args.argv, str(config.root), trees, files, inputs.written(config, report.packages), before, again.getvalue())
     return 0
 
 

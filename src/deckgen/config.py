@@ -179,6 +179,18 @@ SETTINGS = {
 _POSITION_RE = re.compile(r"\s*\(at line (\d+), column \d+\)$|\s*\(at end of document\)$")
 
 
+def settings_files(root: Path) -> list[Path]:
+    """The files a project's settings are read from: deckgen.toml and the CSS file it names."""
+    import tomllib
+
+    files = [root / PROJECT_FILE]
+    try:
+        css = tomllib.loads((root / PROJECT_FILE).read_bytes().decode("utf-8-sig")).get("css")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return files
+    return [*files, root / css] if isinstance(css, str) and css.strip() else files
+
+
 def read_settings(root: Path) -> dict[str, Any]:
     """`BuildConfig` field values from `root/deckgen.toml` (none when there is no such file)."""
     import tomllib

@@ -36,7 +36,7 @@ from pathlib import Path
 from deckgen.anki.notetypes import NoteType, guid_for, published_schema_without_ids
 from deckgen.anki.pins import Libraries
 from deckgen.errors import BuildFailed, ContentError, ErrorList
-from deckgen.records import DeckChanges, Location, NoteKind, RenderedNote
+from deckgen.records import DeckChanges, Location, NoteKind, RenderedNote, fields_hash
 
 LOCK_VERSION = 2
 RESTORE = "restore it from version control (git checkout -- deckgen.lock) and build again; deleting it would make the next import re-send every note as new, without review history"
@@ -73,12 +73,27 @@ class TypeEntry:
     without_ids: bool  # a version without field and template ids was published
 
 
+class KeyLines:
+    """(section, key) -> line, for the layout `dumps` writes (one entry per line). Found on the
+    first lookup: only a damaged entry or a warning needs a line, and scanning a 100,000-note
+    lock costs more than parsing it."""
+
+    def __init__(self, text: str = "") -> None:
+        self._text = text
+        self._found: dict[tuple[str, str], int] | None = None
+
+    def get(self, key: tuple[str, str], default: int) -> int:
+        if self._found is None:
+            self._found = _key_lines(self._text)
+        return self._found.get(key, default)
+
+
 @dataclass(frozen=True)
 class Lock:
     notes: dict[str, NoteEntry] = field(default_factory=dict)  # note id -> entry
     notetypes: dict[str, TypeEntry] = field(default_factory=dict)  # kind -> entry
     libraries: dict[str, str] | None = None  # None: never recorded (a version 1 lock)
-    lines: dict[tuple[str, str], int] = field(default_factory=dict, compare=False)  # (section, key) -> line
+    lines: KeyLines = field(default_factory=KeyLines, compare=False)  # (section, key) -> line
     path: str = "deckgen.lock"
 
     def line(self, section: str, key: str) -> int:
@@ -98,12 +113,7 @@ class LockResult:
 
 def note_hash(note: RenderedNote) -> str:
     """What the user sees of a note: its note type, fields and tags."""
-    return fields_hash(note.kind.value, note.fields, note.tags)
-
-
-def fields_hash(kind: str, fields: tuple[str, ...] | list[str], tags: tuple[str, ...] | list[str]) -> str:
-    text = json.dumps([kind, list(fields), sorted(tags)], ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return note.content_hash
 
 
 # ---- reading ------------------------------------------------------------------------------------
@@ -141,10 +151,9 @@ def _parse(raw: bytes, name: str) -> Lock:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Damaged(raw[: exc.start].count(b"\n") + 1, f"byte 0x{raw[exc.start]:02x} is not UTF-8 text") from None
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.startswith(("<<<<<<<", "=======", ">>>>>>>")):
-            raise _Damaged(number, "it holds a merge conflict")
-    lines = _key_lines(text)
+    if conflict := _CONFLICT_RE.search(text):
+        raise _Damaged(text.count("\n", 0, conflict.start()) + 1, "it holds a merge conflict")
+    lines = KeyLines(text)
     try:
         data = json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
@@ -183,11 +192,12 @@ def _no_duplicates(pairs: list[tuple[str, object]]) -> dict:
     return seen
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, sort_keys=True)  # one encoder: json.dumps makes one per call
+_CONFLICT_RE = re.compile(r"^(?:<<<<<<<|=======|>>>>>>>)", re.MULTILINE)
 _KEY_RE = re.compile(r'^\s*("(?:[^"\\]|\\.)*")\s*:')
 
 
 def _key_lines(text: str) -> dict[tuple[str, str], int]:
-    """(section, key) -> line, for the layout `dumps` writes: one entry per line."""
     found: dict[tuple[str, str], int] = {}
     section = ""
     for number, line in enumerate(text.splitlines(), start=1):
@@ -207,14 +217,14 @@ def _key_lines(text: str) -> dict[tuple[str, str], int]:
     return found
 
 
-def _first_line(text: str, key: str, lines: dict[tuple[str, str], int]) -> int:
+def _first_line(text: str, key: str, lines: KeyLines) -> int:
     """The line of the second occurrence of `key` (the duplicate), else of the first."""
     needle = json.dumps(key, ensure_ascii=False) + ":"
     hits = [number for number, line in enumerate(text.splitlines(), start=1) if needle in line.replace('": ', '":')]
     return hits[1] if len(hits) > 1 else (hits[0] if hits else 1)
 
 
-def _mapping(data: dict, key: str, lines: dict, where: tuple[str, str]) -> dict:
+def _mapping(data: dict, key: str, lines: KeyLines, where: tuple[str, str]) -> dict:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise _Damaged(lines.get(where, 1), f'"{key}" is not an object')
@@ -225,56 +235,81 @@ def _integer(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**53
 
 
-def _note_entry(note_id: str, value: object, lines: dict) -> NoteEntry:
-    line = lines.get(("notes", note_id), 1)
+def _note_entry(note_id: str, value: object, lines: KeyLines) -> NoteEntry:
+    if _well_formed(value):
+        assert isinstance(value, dict)
+        return NoteEntry(value["topic"], value["deck"], value["guid"], value["kind"], value["hash"], value["source"], value["mod"],
+                         tuple(value.get("earlier", ())), value.get("removed", False), value.get("was", ""), value.get("question", ""))
+    return _checked_note_entry(note_id, value, lines)
+
+
+def _well_formed(value: object) -> bool:
+    """The entry as `dumps` writes it, in one pass of plain comparisons (it runs for every note of
+    every build); anything else gets the checks that say what is wrong (`_checked_note_entry`)."""
+    if type(value) is not dict:
+        return False
+    get = value.get
+    mod, earlier = get("mod"), get("earlier", ())
+    return (type(get("topic")) is str and type(get("deck")) is str and type(get("hash")) is str and type(get("source")) is str
+            and type(get("guid")) is str and get("guid") != "" and type(mod) is int and 0 <= mod < 2**53
+            and get("kind") in _KINDS and type(get("removed", False)) is bool and type(get("was", "")) is str
+            and type(get("question", "")) is str and (earlier == () or (type(earlier) is list and all(map(_integer, earlier)))))
+
+
+def _checked_note_entry(note_id: str, value: object, lines: KeyLines) -> NoteEntry:
+    def damaged(what: str, where: tuple[str, str] = ("notes", note_id)) -> _Damaged:  # the line is looked up only for an error
+        return _Damaged(lines.get(where, 1), what)
+
     if not isinstance(value, dict):
-        raise _Damaged(line, f"the entry of note '{note_id}' is not an object")
+        raise damaged(f"the entry of note '{note_id}' is not an object")
     for key, kind in (("topic", str), ("deck", str), ("guid", str), ("hash", str), ("source", str), ("mod", int)):
         if key not in value:
-            raise _Damaged(line, f"note '{note_id}' has no \"{key}\"")
+            raise damaged(f"note '{note_id}' has no \"{key}\"")
         if kind is int and not _integer(value[key]):
-            raise _Damaged(line, f"the \"mod\" of note '{note_id}' is not a whole number of seconds: {json.dumps(value[key], ensure_ascii=False)}")
+            raise damaged(f"the \"mod\" of note '{note_id}' is not a whole number of seconds: {json.dumps(value[key], ensure_ascii=False)}")
         if kind is str and not isinstance(value[key], str):
-            raise _Damaged(line, f"the \"{key}\" of note '{note_id}' is not a string")
+            raise damaged(f"the \"{key}\" of note '{note_id}' is not a string")
     if not value["guid"]:
-        raise _Damaged(line, f"note '{note_id}' has an empty GUID")
+        raise damaged(f"note '{note_id}' has an empty GUID")
     kind_value = value.get("kind")
     if kind_value not in _KINDS:
-        raise _Damaged(line, f"the \"kind\" of note '{note_id}' is {json.dumps(kind_value, ensure_ascii=False)}, not one of {', '.join(sorted(_KINDS))}")
+        raise damaged(f"the \"kind\" of note '{note_id}' is {json.dumps(kind_value, ensure_ascii=False)}, not one of {', '.join(sorted(_KINDS))}")
     earlier = value.get("earlier", [])
     if not isinstance(earlier, list) or not all(_integer(m) for m in earlier):
-        raise _Damaged(line, f"the \"earlier\" mods of note '{note_id}' are not a list of whole numbers")
+        raise damaged(f"the \"earlier\" mods of note '{note_id}' are not a list of whole numbers")
     removed, was, question = value.get("removed", False), value.get("was", ""), value.get("question", "")
     if not isinstance(removed, bool) or not isinstance(was, str) or not isinstance(question, str):
-        raise _Damaged(line, f"the \"removed\", \"was\" or \"question\" of note '{note_id}' has the wrong type")
+        raise damaged(f"the \"removed\", \"was\" or \"question\" of note '{note_id}' has the wrong type")
     return NoteEntry(value["topic"], value["deck"], value["guid"], kind_value, value["hash"], value["source"], value["mod"], tuple(earlier), removed, was, question)
 
 
-def _type_entry(kind: str, value: object, lines: dict) -> TypeEntry:
-    line = lines.get(("notetypes", kind), 1)
+def _type_entry(kind: str, value: object, lines: KeyLines) -> TypeEntry:
+    def damaged(what: str, where: tuple[str, str] = ("notetypes", kind)) -> _Damaged:  # the line is looked up only for an error
+        return _Damaged(lines.get(where, 1), what)
+
     if kind not in _KINDS:
-        raise _Damaged(line, f"unknown note type '{kind}'")
+        raise damaged(f"unknown note type '{kind}'")
     if not isinstance(value, dict):
-        raise _Damaged(line, f"the entry of note type '{kind}' is not an object")
+        raise damaged(f"the entry of note type '{kind}' is not an object")
     if not isinstance(value.get("hash"), str) or not isinstance(value.get("source"), str):
-        raise _Damaged(line, f"note type '{kind}' has no \"hash\" or \"source\" string")
+        raise damaged(f"note type '{kind}' has no \"hash\" or \"source\" string")
     if not _integer(value.get("mod")):
-        raise _Damaged(line, f"the \"mod\" of note type '{kind}' is not a whole number of seconds: {json.dumps(value.get('mod'), ensure_ascii=False)}")
+        raise damaged(f"the \"mod\" of note type '{kind}' is not a whole number of seconds: {json.dumps(value.get('mod'), ensure_ascii=False)}")
     parts = []
     for key in ("fields", "templates"):
         items = value.get(key)
         if not isinstance(items, list) or not all(
             isinstance(i, list) and len(i) == 2 and isinstance(i[0], str) and (i[1] is None or _integer(i[1])) for i in items
         ):
-            raise _Damaged(line, f"the \"{key}\" of note type '{kind}' are not a list of [name, id]")
+            raise damaged(f"the \"{key}\" of note type '{kind}' are not a list of [name, id]")
         parts.append(tuple((name, id_) for name, id_ in items))
     without_ids = value.get("without_ids", False)
     if not isinstance(without_ids, bool):
-        raise _Damaged(line, f"the \"without_ids\" of note type '{kind}' is not true or false")
+        raise damaged(f"the \"without_ids\" of note type '{kind}' is not true or false")
     return TypeEntry(value["hash"], value["source"], value["mod"], parts[0], parts[1], without_ids)
 
 
-def _check_guids_unique(notes: dict[str, NoteEntry], lines: dict) -> None:
+def _check_guids_unique(notes: dict[str, NoteEntry], lines: KeyLines) -> None:
     owner: dict[str, str] = {}
     for note_id, entry in notes.items():
         if entry.guid in owner:
@@ -282,27 +317,31 @@ def _check_guids_unique(notes: dict[str, NoteEntry], lines: dict) -> None:
         owner[entry.guid] = note_id
 
 
-def _from_v1(data: dict, lines: dict, name: str) -> Lock:
+def _from_v1(data: dict, lines: KeyLines, name: str) -> Lock:
     """A version 1 lock (keyed "deck id/note id", no GUIDs, kinds or sources): the GUIDs it
     implies are recorded, so every note keeps the one users have."""
     notes: dict[str, NoteEntry] = {}
     for key, value in _mapping(data, "notes", lines, ("", "notes")).items():
-        line = lines.get(("notes", key), 1)
+        def damaged(what: str, where: tuple[str, str] = ("notes", key)) -> _Damaged:  # the line is looked up only for an error
+            return _Damaged(lines.get(where, 1), what)
+
         topic, _, note_id = key.partition("/")
         if not isinstance(value, dict) or not note_id:
-            raise _Damaged(line, f"the entry '{key}' is not a note's")
+            raise damaged(f"the entry '{key}' is not a note's")
         if not isinstance(value.get("hash"), str) or not isinstance(value.get("deck", ""), str):
-            raise _Damaged(line, f"note '{key}' has no \"hash\" string")
+            raise damaged(f"note '{key}' has no \"hash\" string")
         if not _integer(value.get("mod")):
-            raise _Damaged(line, f"the \"mod\" of note '{key}' is not a whole number of seconds: {json.dumps(value.get('mod'), ensure_ascii=False)}")
+            raise damaged(f"the \"mod\" of note '{key}' is not a whole number of seconds: {json.dumps(value.get('mod'), ensure_ascii=False)}")
         if note_id in notes:
-            raise _Damaged(line, f"note id '{note_id}' appears in two decks")
+            raise damaged(f"note id '{note_id}' appears in two decks")
         notes[note_id] = NoteEntry(topic, value.get("deck", ""), guid_for(key), None, value["hash"], "", value["mod"])
     types = {}
     for kind, value in _mapping(data, "notetypes", lines, ("", "notetypes")).items():
-        line = lines.get(("notetypes", kind), 1)
+        def damaged(what: str, where: tuple[str, str] = ("notetypes", kind)) -> _Damaged:  # the line is looked up only for an error
+            return _Damaged(lines.get(where, 1), what)
+
         if kind not in _KINDS or not isinstance(value, dict) or not isinstance(value.get("hash"), str) or not _integer(value.get("mod")):
-            raise _Damaged(line, f"the entry of note type '{kind}' is damaged")
+            raise damaged(f"the entry of note type '{kind}' is damaged")
         schema = published_schema_without_ids(NoteKind(kind))
         types[kind] = TypeEntry(value["hash"], "", value["mod"], tuple(map(tuple, schema["fields"])), tuple(map(tuple, schema["templates"])), True)
     return Lock(notes, types, None, lines, name)
@@ -315,8 +354,7 @@ def dumps(lock: Lock) -> str:
     """Sorted JSON with one note per line: readable diffs in review, and json's C encoder per
     line (an indented dump runs json's pure-Python encoder: 0.13 s at 10,000 notes)."""
 
-    def compact(value) -> str:
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    compact = _COMPACT.encode
 
     def block(mapping: dict) -> str:
         rows = [f"  {compact(key)}: {compact(mapping[key])}" for key in sorted(mapping)]
@@ -386,7 +424,7 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
     decks: dict[str, _Deck] = {}
 
     def deck_of(name: str, topic: str) -> _Deck:
-        deck = decks.setdefault(name, _Deck(topic))
+        deck = decks.get(name) or decks.setdefault(name, _Deck(topic))
         deck.topic = deck.topic or topic
         return deck
 
@@ -400,6 +438,10 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
     kept_for_drift = 0
     for deck_name, note in notes:
         previous, guid, reason = _identity(old, note, owners, current, taken)
+        if previous is not None and not reason and _same(previous, deck_name, note):
+            new_notes[note.note_id] = previous  # most notes of most builds: nothing to decide
+            guids[note.key], mods[note.key] = previous.guid, previous.mod
+            continue
         if reason:
             taken_over.add(owners[guid])
         kind = _published_kind(previous, note)
@@ -436,7 +478,7 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
         warnings.append(libraries.drift_warning() + (f" ({kept_for_drift} notes render differently here and keep their mod)" if kept_for_drift else ""))
     elif libraries.upgraded and old.libraries is not None:
         notices.append(f"{libraries.upgrade_reason()} ({libraries.pins_file or 'installed'}): deckgen.lock now records these versions")
-    lock = Lock(new_notes, new_types, libraries.recorded, {}, old.path)
+    lock = Lock(new_notes, new_types, libraries.recorded, KeyLines(), old.path)
     changes = tuple(change for change in (decks[name].result(name) for name in sorted(decks)) if not change.empty)
     return LockResult(guids, mods, type_mods, lock, changes, tuple(notices), tuple(warnings))
 
@@ -455,6 +497,14 @@ def _identity(old: Lock, note: RenderedNote, owners: dict[str, str], current: se
     guid = _fresh_guid(note.key, taken)
     taken.add(guid)
     return None, guid, ""
+
+
+def _same(previous: NoteEntry, deck_name: str, note: RenderedNote) -> bool:
+    """The note is what its entry records, in the same deck and topic: the entry stays as it is
+    (what `_stamped` would give for it, without building it)."""
+    return (previous.hash == note.content_hash and previous.kind == note.kind.value and previous.deck == deck_name
+            and not previous.removed and not previous.was and previous.source == note.source_key
+            and previous.topic == note.key.split("/", 1)[0] and previous.question == question_hash(note))
 
 
 def _stamped(previous: NoteEntry | None, entry: NoteEntry, note: RenderedNote, libraries: Libraries, now: int, reason: str) -> tuple[NoteEntry, str, str]:

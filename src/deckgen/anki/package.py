@@ -181,4 +181,6 @@ def _add(z: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
-    z.writestr(info, data)
+    # Level 1: half the time of the default level on the collection of 10,000 notes, for a package
+    # 30 % larger (1.6 MB); the flagship's all.apkg, mostly figures, grows 9 % (to 1.7 MB).
+    z.writestr(info, data, compresslevel=1)

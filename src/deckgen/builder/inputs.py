@@ -8,11 +8,12 @@ Out: `Inputs` (a hash of every topic file, image, figure script and of deckgen's
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from deckgen import limits
 from deckgen.anki.pins import CONSTRAINTS
-from deckgen.builder.store import BuildState
-from deckgen.config import BuildConfig, require_content
+from deckgen.builder.store import STATE, BuildState
+from deckgen.config import BuildConfig, require_content, settings_files
 from deckgen.errors import BuildFailed, ContentError, ErrorList
 from deckgen.records import BuildReport, Location
 from deckgen.runtime.keys import code_key, inputs_key, key_for, library_versions, sha256
@@ -62,6 +63,22 @@ def read_inputs(config: BuildConfig) -> Inputs:
     # notes are restamped (anki/pins.py).
     code = key_for(code_key(), *config.output_options(), pins_key(config.root))
     return Inputs(content, key_for(assets), figure_sources, code)
+
+
+def watched(config: BuildConfig) -> tuple[list[str], list[str]]:
+    """The folders and files a build reads, for the no-op stamp (builder/stamp.py): the topics
+    and images, the figure scripts, deckgen's own code, the pins and the settings. The lock file
+    is read too; it is recorded with the outputs."""
+    import deckgen
+
+    trees = [config.content_dir, config.figures_dir, Path(deckgen.__file__).parent]
+    files = [config.root / CONSTRAINTS, *settings_files(config.root)]
+    return [str(p) for p in trees], [str(p) for p in files]
+
+
+def written(config: BuildConfig, packages: tuple[str, ...]) -> list[str]:
+    """What a build leaves behind for the next one to check: its packages, the lock, its state."""
+    return [*packages, str(config.lock_path), str(config.cache_dir / STATE)]
 
 
 def pins_key(root) -> str:

@@ -71,10 +71,10 @@ def plan(config: BuildConfig, gathered: Gathered) -> Planned:
     libraries = pins.libraries(config.root, old_lock.libraries)
     lock = lockfile.update(old_lock, pairs, types, libraries, config.now)
     packaged = gathered.packaged if gathered.packaged is not None else gathered.topics
-    hashes = {note.key: lockfile.note_hash(note) for topic in packaged for note in topic.notes}
+    hashes = {note.key: note.content_hash for topic in packaged for note in topic.notes}
     mods = dict(lock.note_mods)
     for _, note in pairs:
-        if hashes[note.key] != lockfile.note_hash(note):
+        if hashes[note.key] != note.content_hash:
             # A variant (--math-images) is one second newer than the default build of the same
             # note: importing it after the default one takes it; every real change is 2 newer.
             mods[note.key] += 1

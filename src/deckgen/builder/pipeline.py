@@ -75,8 +75,10 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     cache = Cache(config.cache_dir)
     known = registry.discover(config.figures_dir, config.root, errors)
     figure_keys = {name: source.key for name, source in known.items()}
-    titles = refs.titles(config, list(inputs.content))
-    compiled, changed, topic_keys, bases = _load_cached(config, inputs, cache, figure_keys, titles)
+    bases = {path: topic_base_key(digest, inputs.code, inputs.assets) for path, digest in inputs.content.items()}
+    deps = {path: store.load_deps(cache, base) for path, base in bases.items()}
+    titles = refs.titles(config, {path: found["titles"] if found else None for path, found in deps.items()})
+    compiled, changed, topic_keys = _load_cached(config, bases, deps, cache, figure_keys, titles)
     work = compiling.start(config, changed, errors)
     try:
         parsed = work.topics
@@ -130,20 +132,19 @@ def _fail_on_warnings(config: BuildConfig, warnings: tuple[str, ...] | list[str]
     raise BuildFailed(errors)
 
 
-def _load_cached(config: BuildConfig, inputs: Inputs, cache: Cache, figure_keys: dict[str, str], titles: dict[str, str]) -> tuple[dict[str, CompiledTopic], list[str], dict[str, str], dict[str, str]]:
+def _load_cached(config: BuildConfig, bases: dict[str, str], deps: dict[str, dict | None], cache: Cache, figure_keys: dict[str, str],
+                 titles: dict[str, str]) -> tuple[dict[str, CompiledTopic], list[str], dict[str, str]]:
     """Topics unchanged since they were compiled come from the cache; the paths of the others."""
     compiled: dict[str, CompiledTopic] = {}
     changed: list[str] = []
     topic_keys: dict[str, str] = {}
-    bases: dict[str, str] = {}
-    for path, digest in inputs.content.items():
-        bases[path] = topic_base_key(digest, inputs.code, inputs.assets)
-        cached, topic_keys[path] = store.load_compiled(cache, bases[path], figure_keys, titles)
+    for path, base in bases.items():
+        cached, topic_keys[path] = store.load_compiled(cache, base, deps[path], figure_keys, titles)
         if cached is not None and _media_present(config, cached):
             compiled[path] = cached
         else:
             changed.append(path)
-    return compiled, changed, topic_keys, bases
+    return compiled, changed, topic_keys
 
 
 def _render_figures(config: BuildConfig, topics: list[Topic], known: dict[str, FigureSource], cache: Cache, errors: ErrorList) -> Rendered:

@@ -15,14 +15,21 @@ from deckgen.records import Topic
 from deckgen.source.parse import headings
 
 
-def titles(config: BuildConfig, paths: list[str]) -> dict[str, str]:
-    """Note id -> the question of its heading (without the `{#id}`), over every topic file."""
+def titles(config: BuildConfig, known: dict[str, dict[str, str] | None]) -> dict[str, str]:
+    """Note id -> the question of its heading (without the `{#id}`), over every topic file.
+    `known` maps each topic file to its questions when the cache has them for its current bytes
+    (None: the file is read)."""
     found: dict[str, str] = {}
-    for path in paths:
-        text = (config.root / path).read_bytes().decode("utf-8-sig", errors="replace")
-        for _, title, note_id in headings(text.replace("\r\n", "\n").split("\n")):
+    for path, cached in known.items():
+        for note_id, title in (cached if cached is not None else _questions(config, path)).items():
             found.setdefault(note_id, title)
     return found
+
+
+def _questions(config: BuildConfig, path: str) -> dict[str, str]:
+    """Note id -> question, read from the headings of one file (the first heading of an id wins)."""
+    text = (config.root / path).read_bytes().decode("utf-8-sig", errors="replace")
+    return {note_id: title for _, title, note_id in reversed(headings(text.replace("\r\n", "\n").split("\n")))}
 
 
 def check(topics: list[Topic], known: dict[str, str], errors: ErrorList) -> None:

@@ -51,6 +51,7 @@ def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
                 "location": [n.location.path, n.location.line],
                 "render_key": n.render_key,
                 "source_key": n.source_key,
+                "hash": n.content_hash,
             }
             for n in topic.notes
         ],
@@ -58,20 +59,7 @@ def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
 
 
 def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
-    notes = tuple(
-        RenderedNote(
-            key=n["key"],
-            kind=NoteKind(n["kind"]),
-            front=n["front"],
-            back=n["back"],
-            tags=tuple(n["tags"]),
-            media=tuple(n["media"]),
-            location=Location(*n["location"]),
-            render_key=n["render_key"],
-            source_key=n["source_key"],
-        )
-        for n in data["notes"]
-    )
+    notes = tuple(map(_note_from_json, data["notes"]))
     return CompiledTopic(
         deck_id=data["deck_id"],
         deck_name=data["deck_name"],
@@ -84,21 +72,28 @@ def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
     )
 
 
-def load_compiled(cache: Cache, base: str, figure_keys: dict[str, str], titles: dict[str, str]) -> tuple[CompiledTopic | None, str]:
+def load_deps(cache: Cache, base: str) -> dict[str, Any] | None:
+    """What `save_compiled` recorded under `base`: the figures and references of the topic and the
+    questions of its notes (so an unchanged file is not read again for them)."""
+    deps = cache.get_json(Kind.TOPIC_DEPS, base)
+    if not isinstance(deps, dict) or not isinstance(deps.get("figures"), list) or not isinstance(deps.get("refs"), list):
+        return None
+    if not isinstance(deps.get("titles"), dict):
+        deps["titles"] = None  # saved by an older deckgen: the file is read for its questions
+    return deps
+
+
+def load_compiled(cache: Cache, base: str, deps: dict[str, Any] | None, figure_keys: dict[str, str], titles: dict[str, str]) -> tuple[CompiledTopic | None, str]:
     """The compiled topic saved under `base` (a hash of the topic's own inputs) whose figures
     and referenced questions are still what they were, and the full key it is saved under ("" when
-    there is none).
+    there is none). `deps` is what `load_deps` found under `base`.
 
     Only the figures a topic shows and the notes it refers to are part of its key, so editing a
     figure or a question recompiles the topics that show or cite it, not every topic.
     """
-    deps = cache.get_json(Kind.TOPIC_DEPS, base)
-    if not isinstance(deps, dict):
+    if deps is None or not all(name in figure_keys for name in deps["figures"]):
         return None, ""
-    figures, refs = deps.get("figures"), deps.get("refs")
-    if not isinstance(figures, list) or not isinstance(refs, list) or not all(name in figure_keys for name in figures):
-        return None, ""
-    key = topic_key(base, {name: figure_keys[name] for name in figures}, {ref: titles.get(ref, "") for ref in refs})
+    key = topic_key(base, {name: figure_keys[name] for name in deps["figures"]}, {ref: titles.get(ref, "") for ref in deps["refs"]})
     return load_topic(cache, key), key
 
 
@@ -106,7 +101,8 @@ def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: di
     """Save `topic` for `load_compiled`; returns its full key."""
     key = topic_key(base, {name: figure_keys[name] for name in topic.figures}, {ref: titles.get(ref, "") for ref in topic.refs})
     cache.put_json(Kind.TOPIC, key, topic_to_json(topic))
-    cache.put_json(Kind.TOPIC_DEPS, base, {"figures": list(topic.figures), "refs": list(topic.refs)})
+    own = {note.note_id: titles[note.note_id] for note in topic.notes if note.note_id in titles}
+    cache.put_json(Kind.TOPIC_DEPS, base, {"figures": list(topic.figures), "refs": list(topic.refs), "titles": own})
     return key
 
 
@@ -120,9 +116,12 @@ def load_topic(cache: Cache, key: str) -> CompiledTopic | None:
         return None  # an entry from an older layout: rebuilt
 
 
+STATE = "state.json"
+
+
 def load_state(cache_dir: Path) -> BuildState:
     try:
-        data = json.loads((cache_dir / "state.json").read_text(encoding="utf-8"))
+        data = json.loads((cache_dir / STATE).read_text(encoding="utf-8"))
         if data.pop("version", None) != STATE_VERSION:
             return BuildState()
         return BuildState(**dict(data, warnings=tuple(data.get("warnings", ()))))
@@ -133,3 +132,25 @@ def load_state(cache_dir: Path) -> BuildState:
 def save_state(cache_dir: Path, state: BuildState) -> None:
     data = dict(asdict(state), version=STATE_VERSION)
     atomic_write(cache_dir / "state.json", json.dumps(data, ensure_ascii=False, sort_keys=True).encode())
+
+
+_KINDS = {kind.value: kind for kind in NoteKind}  # a dict lookup: calling the enum costs more
+
+
+def _note_from_json(n: dict[str, Any]) -> RenderedNote:
+    note = RenderedNote(
+        key=n["key"],
+        kind=_KINDS[n["kind"]],
+        front=n["front"],
+        back=n["back"],
+        tags=tuple(n["tags"]),
+        media=tuple(n["media"]),
+        location=Location(*n["location"]),
+        render_key=n["render_key"],
+        source_key=n["source_key"],
+    )
+    if isinstance(n.get("hash"), str):
+        # Saved from these very fields (the entry is content-addressed): hashing 10,000 notes
+        # again would cost more than reading them.
+        note.__dict__["content_hash"] = n["hash"]
+    return note

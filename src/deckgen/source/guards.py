@@ -13,6 +13,7 @@ from deckgen.errors import ErrorList
 from deckgen.records import Location
 
 _QUOTE_OR_LIST_RE = re.compile(r"[ \t]*(?:>[ \t]?|(?:[-*+]|\d{1,9}[.)])[ \t]+)")
+_NESTING_CHARS = " \t>-*+.)0123456789"  # all that _QUOTE_OR_LIST_RE matches
 
 
 def size_ok(size: int, path: str, errors: ErrorList) -> bool:
@@ -44,6 +45,8 @@ def check_markdown(text: str, first_line: int, path: str, errors: ErrorList) -> 
     that never close; `text` is a note part with code and formulas already lifted out."""
     ok = True
     for offset, line in enumerate(text.split("\n")):
+        if len(line) - len(line.lstrip(_NESTING_CHARS)) <= limits.MAX_NESTING:
+            continue  # each level takes at least one of these characters: this line cannot be too deep
         depth = nesting_depth(line)
         if depth > limits.MAX_NESTING:
             errors.add(Location(path, first_line + offset), f"lists or quotes are nested {depth} levels deep (at most {limits.MAX_NESTING})", "use fewer levels of nesting: split the list, or make the inner part a table or a new paragraph")

@@ -294,20 +294,18 @@ def _lift_formula(text, pos, path, line_of, errors, tokens, out, result) -> int:
     return end + len(opener)
 
 
+# What can end a formula, found by one regex search instead of a loop over characters: an escape
+# (skipped: `\$` is a dollar sign), the closing delimiter, or (inline) a blank line.
+_INLINE_END_RE = re.compile(r"\\.|\$|\n\n", re.DOTALL)
+_DISPLAY_END_RE = re.compile(r"\\.|\$\$", re.DOTALL)
+
+
 def _formula_end(text: str, start: int, display: bool) -> int | None:
     """Index of the closing delimiter; inline math may not cross a blank line."""
-    pos = start
-    while pos < len(text):
-        ch = text[pos]
-        if ch == "\\":
-            pos += 2
-            continue
-        if display and text.startswith("$$", pos):
-            return pos
-        if not display:
-            if ch == "$":
-                return pos
-            if ch == "\n" and text[pos + 1 : pos + 2] == "\n":
-                return None
-        pos += 1
+    for match in (_DISPLAY_END_RE if display else _INLINE_END_RE).finditer(text, start):
+        found = match.group()
+        if found[0] == "$":
+            return match.start()
+        if found == "\n\n":
+            return None
     return None
