@@ -28,7 +28,33 @@ def _markdown(skip_plain_text: bool = True) -> Any:
     )
     if skip_plain_text:
         _skip_plain_text(md)
+    _reuse_pygments()
     return md
+
+
+def _reuse_pygments() -> None:
+    """codehilite asks pygments for a new lexer and a new formatter for every code block, and the
+    HTML formatter builds its whole stylesheet when it is made: about a millisecond per block.
+    Both can be used again, so the same options get the same objects."""
+    from markdown.extensions import codehilite
+
+    for name in ("get_lexer_by_name", "get_formatter_by_name"):
+        make = getattr(codehilite, name)
+        if not getattr(make, "deckgen_reused", False):
+            setattr(codehilite, name, _reused(make))
+
+
+def _reused(make: Any) -> Any:
+    made: dict[tuple[str, str], Any] = {}
+
+    def get(alias: str, **options: Any) -> Any:
+        key = (alias, repr(sorted(options.items())))
+        if key not in made:
+            made[key] = make(alias, **options)  # an unknown name raises, and is asked again next time
+        return made[key]
+
+    get.deckgen_reused = True  # type: ignore[attr-defined]
+    return get
 
 
 # Python-Markdown's inline patterns with our extensions, and the characters each of them needs.
