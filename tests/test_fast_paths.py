@@ -150,7 +150,8 @@ PLAIN = "abcXYZ019 ,?;'\"()%/，。？！：（）、“”空洞卷积的作用
 @settings(max_examples=400, deadline=None)
 @given(st.text(alphabet=PLAIN, min_size=1, max_size=40) | st.text(min_size=1, max_size=12))
 def test_a_plain_question_line_renders_as_markdown_would(text):
-    from deckgen.builder.render import _PLAIN_LINE_RE, _markdown, markdown_to_html
+    from deckgen.builder.plainmarkdown import PLAIN_LINE_RE as _PLAIN_LINE_RE
+    from deckgen.builder.render import _markdown, markdown_to_html
 
     md = _markdown()
     md.reset()

@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from deckgen.builder import plainmarkdown
 from deckgen.math import cloze
 from deckgen.records import Formula, Note, NoteKind, RenderedNote, Show
 from deckgen.runtime.keys import note_key
@@ -91,16 +92,10 @@ def _skip_plain_text(md: Any) -> None:
     md.treeprocessors.register(SkipPlainText(md), "inline", 20)
 
 
-# One line of words, CJK text, digits, tokens and punctuation that means nothing to Markdown or
-# HTML: Markdown would only wrap it in <p>. Most questions are such a line, and skipping the
-# converter for them saves a tenth of the rendering time.
-_PLAIN_WORD = r"(?:[^\W_]|[，。？！：；、（）“”‘’《》【】…—·,?;'\"()%/])+"  # letters and digits, not '_'
-_PLAIN_LINE_RE = re.compile(f"{_PLAIN_WORD}(?: {_PLAIN_WORD})*")
-
-
 def markdown_to_html(text: str) -> str:
-    if _PLAIN_LINE_RE.fullmatch(text) and not text[0].isdigit():
-        return f"<p>{text}</p>"
+    fast = plainmarkdown.to_html(text)  # paragraphs and lists of plain words: the same HTML, 20 times sooner
+    if fast is not None:
+        return fast
     md = _markdown()
     md.reset()
     return md.convert(text)
