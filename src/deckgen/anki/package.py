@@ -14,7 +14,9 @@ import io
 import itertools
 import json
 import os
+import shutil
 import sqlite3
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,7 @@ from deckgen.syntax import CLOZE_OPEN_RE
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 PARALLEL_MIN_NOTES = 2000
+FILE_MIN_NOTES = 20_000  # a collection this big is written to a file, not kept in memory
 
 
 class _Model(genanki.Model):
@@ -115,14 +118,16 @@ class Stamps:
     type_mods: dict[str, int]
 
 
-def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: Stamps, media: dict[str, Path], jobs: int = 0) -> dict[str, bytes]:
+def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: Stamps, media: dict[str, Path], jobs: int = 0,
+                   scratch: Path | None = None) -> dict[str, bytes]:
     """Build every package; the biggest (the one holding all topics) is built in a second process
     when the others hold about as many notes, as in a full build. When they hold few (a rebuild
-    after an edit), forking would cost more than it saves."""
+    after an edit), forking would cost more than it saves. `scratch`: a folder for the
+    collections of big packages while they are written (see `_collection`)."""
     sizes = {name: sum(len(t.notes) for t in topics) for name, topics in outputs.items()}
     biggest = max(sizes, key=lambda name: sizes[name], default=None)
     workers = jobs or os.cpu_count() or 1
-    args = (notetypes, stamps, media)
+    args = (notetypes, stamps, media, scratch)
     if workers < 2 or biggest is None or sum(sizes.values()) - sizes[biggest] < PARALLEL_MIN_NOTES:
         return {name: build_package(topics, *args) for name, topics in outputs.items()}
     import multiprocessing
@@ -134,7 +139,8 @@ def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: S
     return built
 
 
-def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], stamps: Stamps, media: dict[str, Path]) -> bytes:
+def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], stamps: Stamps, media: dict[str, Path],
+                  scratch: Path | None = None) -> bytes:
     """One package holding `topics` as decks; `media` maps file names to files on disk."""
     note_mods, type_mods = stamps.note_mods, stamps.type_mods
     models = {kind: _Model(nt, type_mods[kind.value]) for kind, nt in notetypes.items()}
@@ -149,27 +155,25 @@ def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteTyp
     # Ids and the collection's own times come from the newest change in *this* package, so a
     # package whose notes did not change keeps its bytes.
     newest = max([*(note_mods[n.key] for t in topics for n in t.notes), *type_mods.values(), 1])
-    return _zip(genanki.Package(decks), newest, {name: media[name] for name in sorted(used_media)})
+    in_file = scratch is not None and sum(len(t.notes) for t in topics) >= FILE_MIN_NOTES
+    return _zip(genanki.Package(decks), newest, {name: media[name] for name in sorted(used_media)}, scratch if in_file else None)
 
 
 def _description(text: str) -> str:
     return text.replace("\n", "<br>") if text else ""
 
 
-def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path]) -> bytes:
-    # In memory, then serialized: a temporary file cost a sync per transaction (genanki's
-    # executescript commits), which dominated packaging on a busy disk.
-    conn = sqlite3.connect(":memory:")
-    try:
-        # Ids come from the newest mod, not the clock, so the same inputs give the same bytes.
-        package.write_to_db(conn.cursor(), timestamp, itertools.count(timestamp * 1000))
-        conn.commit()
-        collection = conn.serialize()
-    finally:
-        conn.close()
+def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path], scratch: Path | None) -> bytes:
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        _add(z, "collection.anki2", collection)
+        if scratch is None:
+            _add(z, "collection.anki2", _collection(package, timestamp, ":memory:"))
+        else:
+            with tempfile.TemporaryDirectory(dir=scratch, prefix=".package-") as folder:
+                path = Path(folder) / "collection.anki2"
+                _collection(package, timestamp, str(path))
+                with path.open("rb") as source, z.open(_info("collection.anki2"), "w") as target:
+                    shutil.copyfileobj(source, target, 1 << 20)
         names = list(media)
         _add(z, "media", json.dumps({str(i): name for i, name in enumerate(names)}).encode())
         for i, name in enumerate(names):
@@ -177,10 +181,32 @@ def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path]) -> by
     return out.getvalue()
 
 
-def _add(z: zipfile.ZipFile, name: str, data: bytes) -> None:
+def _collection(package: genanki.Package, timestamp: int, where: str) -> bytes:
+    """Write the collection database at `where` (":memory:" for its bytes). A big collection goes
+    to a file: in memory, it and its serialized copy were 330 MB at 100,000 notes. Without a journal
+    or syncs, a file costs no more than memory (genanki's executescript commits each time)."""
+    conn = sqlite3.connect(where)
+    try:
+        conn.execute("PRAGMA journal_mode = OFF")
+        conn.execute("PRAGMA synchronous = OFF")
+        # Ids come from the newest mod, not the clock, so the same inputs give the same bytes.
+        package.write_to_db(conn.cursor(), timestamp, itertools.count(timestamp * 1000))
+        conn.commit()
+        return conn.serialize() if where == ":memory:" else b""
+    finally:
+        conn.close()
+
+
+def _info(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
     info.compress_type = zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     # Level 1: half the time of the default level on the collection of 10,000 notes, for a package
-    # 30 % larger (1.6 MB); the flagship's all.apkg, mostly figures, grows 9 % (to 1.7 MB).
-    z.writestr(info, data, compresslevel=1)
+    # 30 % larger (1.6 MB); the flagship's all.apkg, mostly figures, grows 9 % (to 1.7 MB). (A
+    # ZipInfo's level has no public name before Python 3.13.)
+    info._compresslevel = 1  # type: ignore[attr-defined]
+    return info
+
+
+def _add(z: zipfile.ZipFile, name: str, data: bytes) -> None:
+    z.writestr(_info(name), data)

@@ -92,7 +92,7 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
     lock = planned.lock
     keys = {name: package_key(topics, planned.notetypes, planned.hashes, planned.stamps) for name, topics in planned.outputs.items()}
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
-    packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs)
+    packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs, config.cache_dir)
     lock_bytes = lockfile.dumps(lock.lock).encode()
     report = BuildReport(
         packages=tuple(str(config.dist_dir / name) for name in sorted(planned.outputs)),
