@@ -24,6 +24,7 @@ from deckgen.errors import BuildFailed, ContentError
 from deckgen.records import BuildReport, CompiledTopic, Location, NoteKind
 from deckgen.runtime.cache import atomic_write
 from deckgen.runtime.keys import sha256
+from deckgen.syntax import WARNING_RE
 
 if TYPE_CHECKING:
     from deckgen.anki.lockfile import LockResult
@@ -186,3 +187,15 @@ def exclusive(config: BuildConfig) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+def fail_on_warnings(config: BuildConfig, warnings: tuple[str, ...] | list[str]) -> None:
+    """`--strict`: every warning is an error, and nothing is written."""
+    if not config.strict or not warnings:
+        return
+    errors = []
+    for text in warnings:
+        found = WARNING_RE.match(text)
+        where = Location(found["path"], int(found["line"])) if found else Location(config.display(config.content_dir))
+        errors.append(ContentError(where, f"warning: {found['message'] if found else text}", "fix it, or build without --strict"))
+    raise BuildFailed(errors)

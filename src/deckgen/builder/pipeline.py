@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING
 
 from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs, read_inputs, unchanged
-from deckgen.builder.output import Gathered, exclusive, merge_pending, plan, write
+from deckgen.builder.output import Gathered, exclusive, fail_on_warnings, merge_pending, plan, write
 from deckgen.builder.store import BuildState
 from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
 from deckgen.records import BuildReport, CompiledTopic, Location, Topic
 from deckgen.runtime.cache import Cache
 from deckgen.runtime.keys import topic_base_key
-from deckgen.syntax import WARNING_RE
 
 if TYPE_CHECKING:
     from deckgen.figures.registry import FigureSource
@@ -48,11 +47,11 @@ def build(config: BuildConfig) -> BuildReport:
             if report is None:
                 gathered = _gather_intact(config, inputs, state)
                 if config.strict:  # the lock file's warnings too, before anything is written
-                    _fail_on_warnings(config, [*gathered.warnings, *plan(config, gathered).lock.warnings])
+                    fail_on_warnings(config, [*gathered.warnings, *plan(config, gathered).lock.warnings])
                 place = config.dist_dir
                 report = write(config, gathered, inputs, state)
             else:  # a build killed after its last rename leaves its report for this one
-                _fail_on_warnings(config, report.warnings)
+                fail_on_warnings(config, report.warnings)
                 report = merge_pending(config, report)
                 pending.clear(config.cache_dir)
     except OSError as exc:  # disk full, read-only or missing folders: the user's to fix, not a bug
@@ -78,7 +77,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     bases = {path: topic_base_key(digest, inputs.code, inputs.assets) for path, digest in inputs.content.items()}
     deps = {path: store.load_deps(cache, base) for path, base in bases.items()}
     titles = refs.titles(config, {path: found["titles"] if found else None for path, found in deps.items()})
-    compiled, changed, topic_keys = _load_cached(config, bases, deps, cache, figure_keys, titles)
+    compiled, changed, topic_keys = store.load_unchanged(config, bases, deps, cache, figure_keys, titles)
     work = compiling.start(config, changed, errors)
     try:
         parsed = work.topics
@@ -120,33 +119,6 @@ def _with_tags(topic: CompiledTopic, tags: tuple[str, ...]) -> CompiledTopic:
     return dataclasses.replace(topic, notes=notes)
 
 
-def _fail_on_warnings(config: BuildConfig, warnings: tuple[str, ...] | list[str]) -> None:
-    """`--strict`: every warning is an error, and nothing is written."""
-    if not config.strict or not warnings:
-        return
-    errors = []
-    for text in warnings:
-        found = WARNING_RE.match(text)
-        where = Location(found["path"], int(found["line"])) if found else Location(config.display(config.content_dir))
-        errors.append(ContentError(where, f"warning: {found['message'] if found else text}", "fix it, or build without --strict"))
-    raise BuildFailed(errors)
-
-
-def _load_cached(config: BuildConfig, bases: dict[str, str], deps: dict[str, dict | None], cache: Cache, figure_keys: dict[str, str],
-                 titles: dict[str, str]) -> tuple[dict[str, CompiledTopic], list[str], dict[str, str]]:
-    """Topics unchanged since they were compiled come from the cache; the paths of the others."""
-    compiled: dict[str, CompiledTopic] = {}
-    changed: list[str] = []
-    topic_keys: dict[str, str] = {}
-    for path, base in bases.items():
-        cached, topic_keys[path] = store.load_compiled(cache, base, deps[path], figure_keys, titles)
-        if cached is not None and _media_present(config, cached):
-            compiled[path] = cached
-        else:
-            changed.append(path)
-    return compiled, changed, topic_keys
-
-
 def _render_figures(config: BuildConfig, topics: list[Topic], known: dict[str, FigureSource], cache: Cache, errors: ErrorList) -> Rendered:
     from deckgen.figures import registry, render
     from deckgen.runtime.progress import Mode
@@ -172,7 +144,3 @@ def _gather_intact(config: BuildConfig, inputs: Inputs, state: BuildState) -> Ga
             path.unlink(missing_ok=True)
     where = Location(config.display(damaged[0]))
     raise BuildFailed([ContentError(where, "this cached media file is damaged and could not be made again", f"delete {config.display(config.cache_dir)} and build again")])
-
-
-def _media_present(config: BuildConfig, topic: CompiledTopic) -> bool:
-    return all((config.cache_dir / "media" / name).exists() for note in topic.notes for name in note.media)

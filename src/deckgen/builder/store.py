@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from deckgen.config import BuildConfig
 from deckgen.records import CompiledTopic, Location, NoteKind, RenderedNote
 from deckgen.runtime.cache import Cache, atomic_write
 from deckgen.runtime.keys import Kind, topic_key
@@ -154,3 +155,22 @@ def _note_from_json(n: dict[str, Any]) -> RenderedNote:
         # again would cost more than reading them.
         note.__dict__["content_hash"] = n["hash"]
     return note
+
+
+def load_unchanged(config: BuildConfig, bases: dict[str, str], deps: dict[str, dict | None], cache: Cache, figure_keys: dict[str, str],
+                   titles: dict[str, str]) -> tuple[dict[str, CompiledTopic], list[str], dict[str, str]]:
+    """Topics unchanged since they were compiled come from the cache; the paths of the others."""
+    compiled: dict[str, CompiledTopic] = {}
+    changed: list[str] = []
+    topic_keys: dict[str, str] = {}
+    for path, base in bases.items():
+        cached, topic_keys[path] = load_compiled(cache, base, deps[path], figure_keys, titles)
+        if cached is not None and _media_present(config, cached):
+            compiled[path] = cached
+        else:
+            changed.append(path)
+    return compiled, changed, topic_keys
+
+
+def _media_present(config: BuildConfig, topic: CompiledTopic) -> bool:
+    return all((config.cache_dir / "media" / name).exists() for note in topic.notes for name in note.media)
