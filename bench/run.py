@@ -241,7 +241,7 @@ def benchmark(args) -> dict:
         if notes is not None:
             rows.append(measure_floor(label, root, args.runs))
             if args.peer:
-                rows.append(measure_peer(label, root, commands, args.runs))
+                rows.append(measure_peer(label, root, commands, args.peer_runs or args.runs))
     return {
         "machine": {
             "cpus": os.cpu_count(),
@@ -388,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topics", type=int, default=0, help="topics the synthetic notes are spread over (default: one per 1,000 notes, at least 10)")
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (default: 5)")
     parser.add_argument("--flagship-cold-runs", type=int, default=3, help="cold builds of the flagship content, which render every figure (default: 3)")
+    parser.add_argument("--peer-runs", type=int, default=0, help="runs of markdown-anki-decks (default: --runs; it takes minutes at 100,000 notes)")
     parser.add_argument("--no-flagship", dest="flagship", action="store_false", help="skip the flagship content")
     parser.add_argument("--no-peer", dest="peer", action="store_false", help="skip markdown-anki-decks")
     parser.add_argument("--under-load", action="store_true", help="also build the flagship cold while a busy loop runs on every core")
