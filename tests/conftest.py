@@ -1,10 +1,17 @@
-"""Shared fixtures: small projects in tmp_path, and running the real `deckgen` command."""
+"""Shared fixtures and helpers, one definition each: small projects in tmp_path, running the real
+`deckgen` command, the flagship built once, Chromium and one playwright browser, a PNG, a synthetic
+topic of many notes, and what a package holds."""
 from __future__ import annotations
 
+import json
 import os
+import sqlite3
+import struct
 import subprocess
 import sys
 import textwrap
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,3 +114,82 @@ def require_anki_mathjax() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """One headless Chromium driven by playwright for a module's tests, launched with deckgen's own
+    flags (runtime/browser.py). Module-scoped, not session-scoped: playwright's sync API runs one
+    driver per thread, and modules that call deckgen's `browser.offline_session()` (the layout
+    check, screenshots) start their own; such a module must not use this fixture."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
+    from deckgen.runtime.browser import playwright_flags
+
+    with playwright.sync_playwright() as driver:
+        instance = driver.chromium.launch(executable_path=chromium, args=playwright_flags())
+        yield instance
+        instance.close()
+
+
+# ---- content and packages ------------------------------------------------------------------------
+
+
+def png(width: int = 1, height: int = 1) -> bytes:
+    """A valid RGB PNG of one colour (no image library needed). Beyond a million pixels only the
+    header is right (the pixel data covers the first rows): enough for a size check to read."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = height if width * height <= 1_000_000 else 4
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + b"\x30\x80\xd0" * width for _ in range(rows)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def topic(deck_id: str, n: int, *, version: str = "", first: str = "", more_kinds: bool = False) -> str:
+    """A synthetic topic `deck_id` of `n` basic notes with ids `{deck_id}-q0`, `{deck_id}-q1`, ...,
+    each with a formula in the question and in the answer (`- 答案 {i}：$a_{i} * b$`).
+
+    version: text added to every answer (a new version changes every note);
+    first: Markdown of notes placed before the numbered ones;
+    more_kinds: add a cloze note (`{deck_id}-cloze`, deletions c1 and c2) and a reversed note
+    (`{deck_id}-rev`) after them.
+    """
+    notes = "\n".join(f"## 问题 {i} $x_{i}$？ {{#{deck_id}-q{i}}}\n\n- 答案 {i}：$a_{{{i}}} * b${version}\n" for i in range(n))
+    if more_kinds:
+        notes += f"\n## 填空 {{#{deck_id}-cloze}}\n\n{{{{c1::甲}}}} 与 {{{{c2::乙}}}} 与 {{{{c1::丙}}}}\n"
+        notes += f"\n## 正面 {{#{deck_id}-rev}}\ntype: reversed\n\n反面\n"
+    return f"---\ndeck: 合成::{deck_id}\nid: {deck_id}\n---\n\n{first}{notes}"
+
+
+@dataclass(frozen=True)
+class PackagedNote:
+    guid: str
+    fields: tuple[str, ...]
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Package:
+    """What an .apkg holds, read without Anki: compare two builds, or look into one."""
+
+    notes: tuple[PackagedNote, ...]  # by GUID
+    media: dict[str, bytes]  # file name -> bytes
+    css: dict[str, str]  # note type name -> its CSS
+
+
+def read_package(apkg: Path) -> Package:
+    with zipfile.ZipFile(apkg) as z:
+        names = json.loads(z.read("media"))
+        media = {name: z.read(number) for number, name in names.items()}
+        database = z.read("collection.anki2")
+    con = sqlite3.connect(":memory:")
+    try:
+        con.deserialize(database)
+        rows = con.execute("select guid, flds, tags from notes order by guid").fetchall()
+        [models] = con.execute("select models from col").fetchone()
+    finally:
+        con.close()
+    notes = tuple(PackagedNote(guid, tuple(flds.split("\x1f")), tuple(tags.split())) for guid, flds, tags in rows)
+    return Package(notes, media, {model["name"]: model["css"] for model in json.loads(models).values()})
