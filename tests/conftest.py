@@ -116,12 +116,13 @@ def require_anki_mathjax() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def browser(chromium):
-    """One headless Chromium driven by playwright for a module's tests, launched with deckgen's own
-    flags (runtime/browser.py). Module-scoped, not session-scoped: playwright's sync API runs one
-    driver per thread, and modules that call deckgen's `browser.offline_session()` (the layout
-    check, screenshots) start their own; such a module must not use this fixture."""
+    """A headless Chromium driven by playwright, launched with deckgen's own flags
+    (runtime/browser.py). One per test (a launch takes a fraction of a second): playwright's sync
+    API runs one driver per thread at a time, and deckgen's `browser.offline_session()` (the layout
+    check, screenshots) starts its own, so a browser kept for a module or the session would break
+    every later test that checks a layout."""
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
     from deckgen.runtime.browser import playwright_flags
 
