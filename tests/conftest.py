@@ -31,6 +31,38 @@ guard_loopback.install()
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(NETGUARD), str(REPO / "src"), os.environ.get("PYTHONPATH", "")) if p)
 
 
+# ---- two cores: `pytest -n` (pytest-xdist) ---------------------------------------------------------
+
+
+def share_of_work(nodeid: str) -> str:
+    """Which worker's share a test is in under `pytest -n`: the tests of the flagship (those of
+    test_content.py, and every test with "flagship" in its name) are one share, so that one worker
+    builds the flagship once (the session fixture) and no two processes use it at a time; every
+    other test goes with the rest of its module, whose module fixtures are then made once."""
+    module, _, name = nodeid.partition("::")
+    return "flagship" if module.endswith("/test_content.py") or "flagship" in name else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") != "load":  # `-n` alone; an explicit --dist is obeyed
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ModulesAndTheFlagship(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return share_of_work(nodeid)
+
+    config.option.loadscopereorder = False  # in collection order: the long flagship share starts early
+    return ModulesAndTheFlagship(config, log)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    astray = [item.nodeid for item in items if "flagship" in item.fixturenames and share_of_work(item.nodeid) != "flagship"]
+    if astray:
+        raise pytest.UsageError(f"{', '.join(astray)}: uses the flagship fixture, so its name must say 'flagship' (or it must be in test_content.py): `pytest -n` then runs it in the one worker that builds the flagship")
+
+
 @dataclass
 class Run:
     code: int

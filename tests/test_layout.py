@@ -491,7 +491,7 @@ def test_every_flagship_figure_is_readable_on_a_phone(flagship):
 
 def test_the_flagship_has_no_layout_findings_at_320_px(flagship, chromium):
     """At 390 px the flagship has no layout finding at all: `deckgen check` says so in
-    test_check.test_real_content_is_clean, which runs the same layout check (once is enough)."""
+    test_check.test_the_flagship_passes_every_check, which runs the same layout check (once is enough)."""
     config = BuildConfig(root=flagship)
     gathered = gather(config)
     narrow = check_layout(config, gathered.topics, gathered.media_files, screen=(320, 700))
