@@ -96,7 +96,9 @@ def run_deckgen(root: Path, *args: str, timeout: float = 300) -> Run:
 def flagship(tmp_path_factory) -> Path:
     """The repository's own content and figures, built once per session in a scratch copy.
 
-    Tests never build the checkout itself: its dist/, cache and lock file stay untouched.
+    Tests never build the checkout itself: its dist/, cache and lock file stay untouched. Nor do
+    they build the flagship from scratch again: a test that needs it changed copies this folder,
+    .deckgen-cache included (figures and sympy results stay warm), and changes the copy.
     """
     import shutil
 
