@@ -177,7 +177,8 @@ def test_duplicate_threshold_on_labelled_pairs():
     assert sum(k in flagged for k in same) >= 11, f"recall dropped: {sum(k in flagged for k in same)}/{len(same)}"
 
 
-def test_real_content_is_clean(chromium, flagship):
+def test_the_flagship_passes_every_check(chromium, flagship):
+    """Every check, the exact MathJax check and the layout of every card at 390 px included."""
     run = run_deckgen(flagship, "check", "--format", "json", timeout=900)
     data = json.loads(run.stdout)
     assert data["findings"] == [], "\n".join(f"{f['path']}:{f['line']}: {f['message']}" for f in data["findings"])

@@ -9,15 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anki_engine import import_package, new_collection, render_all, visible_text
-from conftest import write_project
+from conftest import topic, write_project
 from deckgen import BuildConfig, build
-
-
-def topic(deck_id: str, n: int) -> str:
-    notes = "\n".join(f"## 问题 {i} $x_{i}$？ {{#{deck_id}-q{i}}}\n\n- 答案 {i}：$a_{{{i}}} * b$\n" for i in range(n))
-    cloze = f"## 填空 {{#{deck_id}-cloze}}\n\n{{{{c1::甲}}}} 与 {{{{c2::乙}}}} 与 {{{{c1::丙}}}}\n"
-    reversed_note = f"## 正面 {{#{deck_id}-rev}}\ntype: reversed\n\n反面\n"
-    return f"---\ndeck: 复用::{deck_id}\nid: {deck_id}\n---\n\n{notes}\n{cloze}\n{reversed_note}"
 
 
 def packages(root: Path) -> dict[str, bytes]:
@@ -25,7 +18,7 @@ def packages(root: Path) -> dict[str, bytes]:
 
 
 def test_one_note_edit_rebuilds_two_packages_equal_to_a_fresh_build(project, tmp_path):
-    root = project({"content/a.md": topic("a", 20), "content/b.md": topic("b", 20), "content/c.md": topic("c", 20)})
+    root = project({"content/a.md": topic("a", 20, more_kinds=True), "content/b.md": topic("b", 20, more_kinds=True), "content/c.md": topic("c", 20, more_kinds=True)})
     build(BuildConfig(root=root, now=1_800_000_000))
     before = packages(root)
     path = root / "content/a.md"
@@ -42,7 +35,7 @@ def test_one_note_edit_rebuilds_two_packages_equal_to_a_fresh_build(project, tmp
 
 
 def test_a_missing_or_damaged_unchanged_package_is_rebuilt(project):
-    root = project({"content/a.md": topic("a", 5), "content/b.md": topic("b", 5)})
+    root = project({"content/a.md": topic("a", 5, more_kinds=True), "content/b.md": topic("b", 5, more_kinds=True)})
     build(BuildConfig(root=root, now=1_800_000_000))
     good = packages(root)
     (root / "dist/b.apkg").unlink()
@@ -53,7 +46,7 @@ def test_a_missing_or_damaged_unchanged_package_is_rebuilt(project):
 
 
 def test_packages_written_in_one_pass_import_with_every_card(project, tmp_path):
-    root = project({"content/a.md": topic("a", 3)})
+    root = project({"content/a.md": topic("a", 3, more_kinds=True)})
     build(BuildConfig(root=root))
     col = new_collection(tmp_path / "col")
     log = import_package(col, root / "dist/a.apkg")
@@ -70,7 +63,7 @@ def test_parallel_rendering_gives_the_same_bytes_as_one_process(project, tmp_pat
     from deckgen.builder import notes
 
     many = notes.PARALLEL_MIN_NOTES + 10  # enough notes for the worker processes to be used
-    root = project({"content/a.md": topic("a", many // 2), "content/b.md": topic("b", many // 2)})
+    root = project({"content/a.md": topic("a", many // 2, more_kinds=True), "content/b.md": topic("b", many // 2, more_kinds=True)})
     one = shutil.copytree(root, tmp_path / "one")
     parallel = build(BuildConfig(root=root, jobs=2, now=1_800_000_000))
     single = build(BuildConfig(root=one, jobs=1, now=1_800_000_000))
@@ -82,7 +75,7 @@ def test_formula_errors_found_in_worker_processes_are_reported_at_their_lines(pr
     from conftest import run_deckgen
     from deckgen.builder import notes
 
-    text = topic("a", notes.PARALLEL_MIN_NOTES + 10).replace("$a_{7} * b$", "$a_{7 * b$", 1)
+    text = topic("a", notes.PARALLEL_MIN_NOTES + 10, more_kinds=True).replace("$a_{7} * b$", "$a_{7 * b$", 1)
     root = project({"content/a.md": text})
     result = run_deckgen(root, "--jobs", "2")
     line = next(i for i, row in enumerate(text.split("\n"), 1) if "$a_{7 * b$" in row)
@@ -132,8 +125,8 @@ def line(fig, pal):
 
 
 def test_editing_a_figure_recompiles_only_the_topics_that_show_it(project):
-    shown = topic("a", 3).replace("- 答案 0：", "![直线](figure:line)\n\n- 答案 0：", 1)
-    root = project({"content/a.md": shown, "content/b.md": topic("b", 3), "figures/f.py": FIGURE_SCRIPT.format(height=1)})
+    shown = topic("a", 3, more_kinds=True).replace("- 答案 0：", "![直线](figure:line)\n\n- 答案 0：", 1)
+    root = project({"content/a.md": shown, "content/b.md": topic("b", 3, more_kinds=True), "figures/f.py": FIGURE_SCRIPT.format(height=1)})
     build(BuildConfig(root=root, now=1_800_000_000))
     write_project(root, {"figures/f.py": FIGURE_SCRIPT.format(height=2)})
     report = build(BuildConfig(root=root, now=1_800_000_100))

@@ -8,23 +8,20 @@ that succeeds with the right result.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import resource
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_deckgen, write_project
+from conftest import REPO, png, read_package, run_deckgen, topic, write_project
 from deckgen.site.serve import PreviewServer
 
 NOTES = 1000  # enough that packaging takes a moment an interrupt can land in
@@ -52,30 +49,20 @@ def gate(fig, pal):
 '''
 
 
-def topic(version: str) -> str:
-    notes = "\n".join(f"## 问题 {i} {{#n{i}}}\n\n答案 {i}（{version}）$x_{{{i}}} * y$\n" for i in range(NOTES))
-    return f"---\ndeck: 故障::测试\nid: t\n---\n\n## 图 {{#fig}}\n\n![门](figure:gate)\n\n![图片](img.png)\n\n{notes}"
+def gated(version: str) -> str:
+    """NOTES notes that all change with `version`, after a note showing the gate figure and an image."""
+    return topic("t", NOTES, version=f"（{version}）", first="## 图 {#fig}\n\n![门](figure:gate)\n\n![图片](img.png)\n\n")
 
 
 def sympy_topic() -> str:
     return "---\ndeck: 故障::计算\nid: s\n---\n\n## 导数 {#d}\n\n```sympy\nx = symbols('x')\nshow(diff(x**3, x))\n```\n"
 
 
-def png() -> bytes:
-    import struct
-    import zlib
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> Path:
     """A project that built fine once: its dist/, lock file and cache are the starting point."""
     root = write_project(tmp_path_factory.mktemp("faults") / "proj", {
-        "content/t.md": topic("v1"),
+        "content/t.md": gated("v1"),
         "content/s.md": sympy_topic(),
         "content/img.png": png(),
         "figures/gate.py": GATE,
@@ -105,20 +92,6 @@ def visible(root: Path, dist: Path | None = None) -> dict[str, bytes]:
     return files
 
 
-def package_contents(apkg: Path) -> tuple[list[tuple], dict[str, bytes]]:
-    """The notes (guid, fields, tags) and media (name -> bytes) inside a package."""
-    with zipfile.ZipFile(apkg) as z:
-        names = json.loads(z.read("media"))
-        media = {name: z.read(number) for number, name in names.items()}
-        with tempfile.TemporaryDirectory() as folder:
-            db = Path(folder) / "c.anki2"
-            db.write_bytes(z.read("collection.anki2"))
-            con = sqlite3.connect(db)
-            notes = con.execute("select guid, flds, tags from notes order by guid").fetchall()
-            con.close()
-    return notes, media
-
-
 def clean_build(root: Path, tmp_path: Path) -> Path:
     """A build of the same sources and lock file without cache or dist/; returns its dist/."""
     clean = tmp_path / "clean"
@@ -129,7 +102,8 @@ def clean_build(root: Path, tmp_path: Path) -> Path:
 
 
 def packages_in(dist: Path) -> dict[str, tuple]:
-    return {p.name: package_contents(p) for p in sorted(dist.glob("*.apkg"))}
+    """The notes and media of each package."""
+    return {p.name: (package.notes, package.media) for p in sorted(dist.glob("*.apkg")) for package in [read_package(p)]}
 
 
 def reference(root: Path, tmp_path: Path) -> dict[str, tuple]:
@@ -186,7 +160,7 @@ def wait_for(condition, proc: subprocess.Popen, what: str, limit: float = 180) -
 def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tmp_path, sig, moment):
     root = copy_of(built, tmp_path)
     before = visible(root)
-    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "content/t.md").write_text(gated("v2"), encoding="utf-8")
     if moment == "figures":
         (root / "figures/hold").touch()
         (root / "figures/gate.py").write_text(GATE + "\n# edited: render again\n", encoding="utf-8")
@@ -251,7 +225,7 @@ def test_ctrl_c_to_the_build_alone_stops_a_running_figure_at_once(built, tmp_pat
 
 def test_second_build_at_once_is_refused_and_the_first_finishes(built, tmp_path):
     root = copy_of(built, tmp_path)
-    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "content/t.md").write_text(gated("v2"), encoding="utf-8")
     (root / "figures/gate.py").write_text(GATE + "\n# edited\n", encoding="utf-8")
     (root / "figures/hold").touch()
     first = start(root)
@@ -308,7 +282,7 @@ def test_read_only_dist_is_a_clear_error(built, tmp_path, tmpfs):
     for package in (root / "dist").iterdir():
         shutil.copy(package, dist / package.name)
     subprocess.run(["mount", "-o", "remount,ro", str(dist)], check=True)
-    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "content/t.md").write_text(gated("v2"), encoding="utf-8")
     before = visible(root, dist)
     result = run_deckgen(root, "--dist", str(dist))
     assert_clear_error(result.code, result.stderr, "could not read or write: Read-only file system — make it writable, or write elsewhere with --dist")
@@ -319,7 +293,7 @@ def test_full_disk_writes_nothing_and_the_next_build_is_right(built, tmp_path, t
     root = copy_of(built, tmp_path)
     dist = tmpfs("2m")
     assert run_deckgen(root, "--dist", str(dist)).code == 0
-    (root / "content/t.md").write_text(topic("v2 " + "更长的答案" * 3), encoding="utf-8")
+    (root / "content/t.md").write_text(gated("v2 " + "更长的答案" * 3), encoding="utf-8")
     filler = dist / "filler"
     free = shutil.disk_usage(dist).free
     filler.write_bytes(b"\0" * (free - 8192))  # room for a little, not for a package
@@ -338,7 +312,7 @@ def test_full_disk_writes_nothing_and_the_next_build_is_right(built, tmp_path, t
 def test_file_size_limit_is_a_clear_error(built, tmp_path):
     """RLIMIT_FSIZE stands in for a full disk where no tmpfs can be mounted."""
     root = copy_of(built, tmp_path)
-    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "content/t.md").write_text(gated("v2"), encoding="utf-8")
     before = visible(root)
     proc = start(root, limit_file_size=64 * 1024)
     _out, err = proc.communicate(timeout=300)
@@ -373,13 +347,13 @@ def test_damaged_cache_is_rebuilt_and_never_packaged(built, tmp_path):
     # The very same bytes as a build without any cache, and every media file what its name says.
     expected = clean_build(root, tmp_path)
     assert {p.name: p.read_bytes() for p in (root / "dist").glob("*.apkg")} == {p.name: p.read_bytes() for p in expected.glob("*.apkg")}
-    for name, data in package_contents(root / "dist" / "all.apkg")[1].items():
+    for name, data in read_package(root / "dist" / "all.apkg").media.items():
         assert hashlib.sha256(data).hexdigest()[:12] in name
 
 
 def test_damaged_lock_file_is_a_clear_error(built, tmp_path):
     root = copy_of(built, tmp_path)
-    (root / "content/t.md").write_text(topic("v2"), encoding="utf-8")
+    (root / "content/t.md").write_text(gated("v2"), encoding="utf-8")
     (root / "deckgen.lock").write_text('{"version": 1, "notes": [')
     before = visible(root)
     result = run_deckgen(root)
@@ -422,8 +396,10 @@ TRAVERSALS = [
 ]
 
 
-@pytest.fixture
-def preview_server(tmp_path):
+@pytest.fixture(scope="module")
+def preview_server(tmp_path_factory):
+    """One server for every request below (they only read): stopping a server takes half a second."""
+    tmp_path = tmp_path_factory.mktemp("served")
     site = tmp_path / "dist" / "preview"
     (site / "sub").mkdir(parents=True)
     (site / "index.html").write_text("<p>cards</p>")

@@ -11,17 +11,15 @@ import json
 import os
 import pty
 import re
-import sqlite3
 import struct
 import subprocess
 import sys
 import termios
 import xml.etree.ElementTree as ET
-import zipfile
 from pathlib import Path
 
 from anki_engine import import_package, new_collection, note_by_guid, render_all
-from conftest import REPO, run_deckgen
+from conftest import REPO, read_package, run_deckgen
 from deckgen import BuildConfig, build
 from deckgen.anki.notetypes import guid_for
 from deckgen.figures.api import DAY, NIGHT
@@ -88,15 +86,8 @@ def figure_project(project, label: str = LABEL):
     })
 
 
-def package_media(apkg: Path) -> dict[str, bytes]:
-    """Media file name -> bytes, as the package holds them."""
-    with zipfile.ZipFile(apkg) as z:
-        names = json.loads(z.read("media"))
-        return {name: z.read(index) for index, name in names.items()}
-
-
 def svg_for(root: Path, figure: str, mode: str) -> bytes:
-    media = package_media(root / "dist" / "all.apkg")
+    media = read_package(root / "dist" / "all.apkg").media
     [name] = [n for n in media if n.startswith(f"fig-{figure}-") and n.endswith(f".{mode}.svg")]
     return media[name]
 
@@ -146,7 +137,7 @@ def test_same_source_gives_same_svg_bytes_whatever_the_job_order(project, tmp_pa
         (second / rel).parent.mkdir(parents=True, exist_ok=True)
         (second / rel).write_bytes(text)
     build(BuildConfig(root=second, jobs=3))
-    one, two = package_media(first / "dist" / "all.apkg"), package_media(second / "dist" / "all.apkg")
+    one, two = read_package(first / "dist" / "all.apkg").media, read_package(second / "dist" / "all.apkg").media
     assert len(one) == 6 and one == two
     for data in one.values():
         assert b"Date" not in data and b"<metadata" not in data  # no timestamps inside
@@ -306,15 +297,11 @@ def test_each_package_holds_exactly_the_media_its_notes_reference(project):
     (root / "content/other.md").write_text("---\ndeck: 另一个\nid: other\n---\n\n## 柱 {#bar}\n\n答\n\n![柱](figure:unused-bar)\n", encoding="utf-8")
     build(BuildConfig(root=root))
     for apkg in (root / "dist").glob("*.apkg"):
-        with zipfile.ZipFile(apkg) as z, z.open("collection.anki2") as db_file:
-            db_path = root / f"{apkg.stem}.anki2"
-            db_path.write_bytes(db_file.read())
-        with sqlite3.connect(db_path) as db:
-            fields = " ".join(row[0] for row in db.execute("select flds from notes"))
-        referenced = set(re.findall(r'src="([^"]+)"', fields))
-        assert set(package_media(apkg)) == referenced, apkg.name
-    assert {n.split("-")[1] for n in package_media(root / "dist" / "other.apkg")} == {"unused"}
-    assert len(package_media(root / "dist" / "all.apkg")) == 6
+        package = read_package(apkg)
+        referenced = {name for note in package.notes for field in note.fields for name in re.findall(r'src="([^"]+)"', field)}
+        assert set(package.media) == referenced, apkg.name
+    assert {n.split("-")[1] for n in read_package(root / "dist" / "other.apkg").media} == {"unused"}
+    assert len(read_package(root / "dist" / "all.apkg").media) == 6
 
 
 def test_figures_command_lists_definitions_uses_and_cache_state(project):

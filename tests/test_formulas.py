@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from anki_engine import import_package, new_collection, render_all
-from conftest import REPO, require_anki_mathjax, run_deckgen
+from conftest import REPO, run_deckgen
 from deckgen import BuildConfig, build
 from deckgen.check import formulas as mathcheck
 from deckgen.errors import BuildFailed, ErrorList
@@ -47,16 +47,6 @@ BROKEN = [
     (r" a $ b ", "a '$' inside the formula", False),  # MathJax shows the '$'; our scanner ended a formula wrong
     (r"x + {{c1::y", "cloze deletion {{c1:: opened in the formula is not closed in it", False),
 ]
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    """Browser tests run in CI (CI=true) without exception; elsewhere they skip without Chromium."""
-    if browser.find_chromium() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("chromium is not installed, and CI must run the browser tests (see .ci/run)")
-        pytest.skip("Chromium not found: install it (Debian/Ubuntu: sudo apt-get install chromium fonts-noto-cjk), or set $DECKGEN_CHROMIUM to a Chromium binary")
-    require_anki_mathjax()  # fetched before the tests (they reach only loopback)
 
 
 def formulas(texs: list[str], display: bool = False) -> list[Formula]:

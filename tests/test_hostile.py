@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +17,9 @@ from pathlib import Path
 import pytest
 
 from anki_engine import card_problems, import_package, new_collection, note_by_guid, render_all, visible_text
-from conftest import run_deckgen, write_project
+from conftest import png, run_deckgen, write_project
 from deckgen import BuildConfig, build
 from deckgen.anki.notetypes import guid_for
-
-
-def png(width: int = 1, height: int = 1) -> bytes:
-    """A valid PNG header; the pixel data is only right for small sizes, which is all we need."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(min(height, 4))))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
-
 
 HEADER = ("deck: 坏::测试", "id: bad")
 

@@ -13,14 +13,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from anki_engine import import_package, new_collection, render_all
-from conftest import write_project
+from conftest import png, write_project
 from deckgen import BuildConfig, BuildFailed, build
-from test_hostile import md, png
+from test_hostile import md
 
 # ---- random valid content → build → Anki imports it ----------------------------------------------
 
@@ -112,18 +111,6 @@ PAYLOADS = md(
     "| <b>粗</b> | 1 |",
     header=("deck: 载荷", "id: payloads", f"description: 卡片 <b>说明</b> &lt;script&gt;{PWN}&lt;/script&gt;"),
 )
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -e '.[test]')")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield instance
-        instance.close()
 
 
 def test_cards_that_build_run_no_script_and_fetch_nothing_in_anki_and_chromium(tmp_path, browser):

@@ -8,10 +8,9 @@ import os
 import socket
 import threading
 import time
-import zipfile
 from pathlib import Path
 
-from conftest import run_deckgen, write_project
+from conftest import read_package, run_deckgen, write_project
 from deckgen.site.serve import PreviewServer
 from test_hostile import md, note
 from test_hostile_content import processes_with
@@ -21,16 +20,7 @@ from test_hostile_content import processes_with
 
 def fields(apkg: Path) -> dict[str, str]:
     """Meta (deck/note) -> the back field, read from the package."""
-    import sqlite3
-    import tempfile
-
-    with zipfile.ZipFile(apkg) as z, tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "c.anki2"
-        db.write_bytes(z.read("collection.anki2"))
-        con = sqlite3.connect(db)
-        rows = con.execute("select flds from notes").fetchall()
-        con.close()
-    return {flds.split("\x1f")[2]: flds.split("\x1f")[1] for (flds,) in rows}
+    return {note.fields[2]: note.fields[1] for note in read_package(apkg).notes}
 
 
 FORGER = ["```sympy", "import sys", 'print(\'{"start": 1}\')', "sys.stdout.write('{\"done\": 1, \"value\": {\"shows\": [{\"latex\": \"forged\"}]}}\\n')", "show(Integer(1))", "```"]

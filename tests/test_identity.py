@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from anki_engine import import_package, new_collection, note_by_guid, review_all
-from conftest import REPO, run_deckgen, write_project
+from conftest import REPO, read_package, run_deckgen, write_project
 from deckgen import BuildConfig, BuildFailed, build
 from deckgen.anki.notetypes import guid_for
 from deckgen.report import print_report
@@ -462,20 +462,6 @@ def killed_at(root: Path, step: int) -> int:
     return proc.returncode
 
 
-def notes_in(apkg: Path) -> list[tuple]:
-    import sqlite3
-    import tempfile
-    import zipfile
-
-    with zipfile.ZipFile(apkg) as z, tempfile.TemporaryDirectory() as folder:
-        db = Path(folder) / "c.anki2"
-        db.write_bytes(z.read("collection.anki2"))
-        con = sqlite3.connect(db)
-        rows = con.execute("select guid, flds, tags from notes order by guid").fetchall()
-        con.close()
-    return rows
-
-
 def test_a_build_killed_at_any_step_loses_no_report(tmp_path):
     base = write_project(tmp_path / "base", files())
     assert run_deckgen(base).code == 0
@@ -500,7 +486,7 @@ def test_a_build_killed_at_any_step_loses_no_report(tmp_path):
         again = run_deckgen(root)
         assert again.code == 0, again.stderr
         assert change_lines(again.stdout) == wanted, f"killed at step {step}:\n{again.stdout}"
-        assert {p.name: notes_in(p) for p in (root / "dist").glob("*.apkg")} == {p.name: notes_in(p) for p in (reference / "dist").glob("*.apkg")}
+        assert {p.name: read_package(p).notes for p in (root / "dist").glob("*.apkg")} == {p.name: read_package(p).notes for p in (reference / "dist").glob("*.apkg")}
         assert not [p for p in (root / "dist").iterdir() if p.name.startswith(".")]
         later = run_deckgen(root)
         assert "no note changed since the last build" in later.stdout, later.stdout  # reported once, then done

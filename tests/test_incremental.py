@@ -5,13 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO, run_deckgen
+from conftest import REPO, run_deckgen, topic
 from deckgen import BuildConfig, build
-
-
-def topic(deck_id: str, n: int) -> str:
-    notes = "\n".join(f"## 问题 {i} $x_{i}$？ {{#{deck_id}-q{i}}}\n\n- 答案 {i}：$a_{{{i}}} * b$\n" for i in range(n))
-    return f"---\ndeck: 增量::{deck_id}\nid: {deck_id}\n---\n\n{notes}"
 
 
 def make(project):

@@ -489,13 +489,13 @@ def test_every_flagship_figure_is_readable_on_a_phone(flagship):
 # ---- the flagship and the contact sheet --------------------------------------------------------
 
 
-def test_the_flagship_has_no_layout_findings(flagship, chromium):
+def test_the_flagship_has_no_layout_findings_at_320_px(flagship, chromium):
+    """At 390 px the flagship has no layout finding at all: `deckgen check` says so in
+    test_check.test_the_flagship_passes_every_check, which runs the same layout check (once is enough)."""
     config = BuildConfig(root=flagship)
     gathered = gather(config)
-    report = check_layout(config, gathered.topics, gathered.media_files)
-    assert report.cards > 300
-    assert [str(p.error) for p in report.problems] == []
     narrow = check_layout(config, gathered.topics, gathered.media_files, screen=(320, 700))
+    assert narrow.cards > 300
     # figures are drawn for 390 px and backs measured in 390 px screens; at 320 px all that must
     # hold is that nothing is cut off and no line starts with punctuation
     rest = [p for p in narrow.problems if p.rule not in ("layout-figure-text", "long-answer")]

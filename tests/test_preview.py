@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import json
-import struct
 import urllib.error
 import urllib.request
-import zlib
 from pathlib import Path
 
-import pytest
-
 from anki_engine import import_package, new_collection
-from conftest import REPO, run_deckgen, write_project
+from conftest import REPO, png, run_deckgen, write_project
 from deckgen import BuildConfig, build
 from deckgen.anki.cards import render_cards
 from deckgen.anki.notetypes import guid_for, note_types
@@ -20,16 +16,6 @@ from deckgen.site.preview import build_preview
 from deckgen.site.serve import PreviewServer
 
 ARTIFACTS = REPO / "test-artifacts"
-
-
-def png(width: int, height: int) -> bytes:
-    """A valid RGB PNG of one colour (no image library needed)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = b"".join(b"\x00" + b"\x30\x80\xd0" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 TOPIC = """
@@ -239,18 +225,6 @@ PAGE_FACTS = """() => {
       && !m.parentElement.closest('mjx-container[display="true"]')).map(m => m.closest('.pv-card').id),
   };
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser(chromium):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(
-            executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )
-        yield instance
-        instance.close()
 
 
 def page_facts(browser, url: str, width: int, height: int, shot: Path | None = None) -> dict:

@@ -113,25 +113,22 @@ def test_watch_rebuilds_on_edit_and_survives_errors(project, watcher):
     assert child.stop() == 0
 
 
-def test_watch_serve_reloads_the_page(project, watcher, chromium):
-    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed: install the test tools with the README's test command (.venv/bin/pip install -c constraints.txt -e '.[test]')")
+def test_watch_serve_reloads_the_page(project, watcher, browser):
     root = project({"content/basics.md": TOPIC})
     child = watcher(root, "--serve", "--port", "0")
     url = child.expect(r"serving the preview at (http://127\.0\.0\.1:\d+/)").group(1)
     child.expect(r"^preview: 2 cards in 1 deck,")
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
-        page = browser.new_page(viewport={"width": 390, "height": 844})
-        page.goto(url + "deck-basics.html")
-        page.wait_for_function("document.documentElement.dataset.mathjax")
-        page.evaluate("window.deckgenMarker = 1")  # gone after a reload
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.goto(url + "deck-basics.html")
+    page.wait_for_function("document.documentElement.dataset.mathjax")
+    page.evaluate("window.deckgenMarker = 1")  # gone after a reload
 
-        edit(root / "content/basics.md", "改变通道数。", "改变通道数，热更新成功。")
-        page.wait_for_function("!window.deckgenMarker && document.body !== null && document.body.innerText.includes('热更新成功')", timeout=WAIT * 1000)
+    edit(root / "content/basics.md", "改变通道数。", "改变通道数，热更新成功。")
+    page.wait_for_function("!window.deckgenMarker && document.body !== null && document.body.innerText.includes('热更新成功')", timeout=WAIT * 1000)
 
-        edit(root / "content/basics.md", "## 什么是感受野？ {#rf}", "## 什么是感受野？ {#rf}\n\n公式 $k_{eff$ 没有闭合")
-        page.wait_for_selector(".pv-status:not([hidden])", timeout=WAIT * 1000)
-        assert "content/basics.md:" in page.inner_text(".pv-status")
-        assert "热更新成功" in page.inner_text("body")  # the last good build stays on screen
-        browser.close()
+    edit(root / "content/basics.md", "## 什么是感受野？ {#rf}", "## 什么是感受野？ {#rf}\n\n公式 $k_{eff$ 没有闭合")
+    page.wait_for_selector(".pv-status:not([hidden])", timeout=WAIT * 1000)
+    assert "content/basics.md:" in page.inner_text(".pv-status")
+    assert "热更新成功" in page.inner_text("body")  # the last good build stays on screen
+    page.close()
     assert child.stop() == 0

@@ -154,6 +154,11 @@ _NOT_A_FILE = re.compile(r"^(?!(?:file|data|blob):)")
 _PLAYWRIGHT_SKIPS = ("--headless", "--enable-logging=stderr", "--v=0")  # playwright sets its own
 
 
+def playwright_flags() -> list[str]:
+    """`FLAGS` as arguments of playwright's `chromium.launch()`: without those it sets itself."""
+    return [flag for flag in FLAGS if flag not in _PLAYWRIGHT_SKIPS]
+
+
 class OfflineSession:
     """Pages of one headless Chromium that can read files and nothing else.
 
@@ -187,9 +192,8 @@ def offline_session() -> Iterator[OfflineSession]:
         from playwright.sync_api import sync_playwright
     except ImportError:
         raise PlaywrightMissing() from None
-    flags = [flag for flag in FLAGS if flag not in _PLAYWRIGHT_SKIPS]
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=binary, args=[*flags, *OFFLINE_FLAGS])
+        browser = driver.chromium.launch(executable_path=binary, args=[*playwright_flags(), *OFFLINE_FLAGS])
         try:
             yield OfflineSession(browser)
         finally:
