@@ -221,12 +221,17 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def good_project(tmp_path_factory) -> Path:
+def build_good(tmp_path_factory) -> Path:
+    """GOOD, built: the project each bad case starts from (test_hostile_content.py uses it too)."""
     root = write_project(tmp_path_factory.mktemp("good") / "proj", GOOD)
     result = run_deckgen(root)
     assert result.code == 0, result.stderr
     return root
+
+
+@pytest.fixture(scope="module")
+def good_project(tmp_path_factory) -> Path:
+    return build_good(tmp_path_factory)
 
 
 def snapshot(root: Path) -> dict[str, bytes]:

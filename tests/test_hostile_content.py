@@ -27,7 +27,22 @@ from pathlib import Path
 import pytest
 
 from conftest import write_project
-from test_hostile import GOOD, HEADER, error_line, figure_script, md, note, snapshot, sympy_note
+from test_hostile import (
+    HEADER,
+    build_good,
+    error_line,
+    figure_script,
+    md,
+    note,
+    snapshot,
+    sympy_note,
+)
+
+
+@pytest.fixture(scope="module")
+def good_project(tmp_path_factory) -> Path:
+    return build_good(tmp_path_factory)
+
 
 BAD = "content/bad.md"
 FIGURE_NOTE = note("![坏图](figure:bad-fig)")  # the reference is on line 8
@@ -148,16 +163,6 @@ CASES = [
         "    pass",
     )}, "content/bad.md:8: figure 'bad-fig' (figures/bad.py:5) failed: used more than 2 s of CPU time", args=("--figure-timeout", "2")),
 ]
-
-
-@pytest.fixture(scope="module")
-def good_project(tmp_path_factory) -> Path:
-    from conftest import run_deckgen
-
-    root = write_project(tmp_path_factory.mktemp("good") / "proj", GOOD)
-    result = run_deckgen(root)
-    assert result.code == 0, result.stderr
-    return root
 
 
 def processes_with(marker: str) -> list[int]:
