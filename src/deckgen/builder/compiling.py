@@ -66,9 +66,18 @@ def start(config: BuildConfig, paths: list[str], errors: ErrorList) -> InProcess
 
 
 def parse(config: BuildConfig, paths: list[str], errors: ErrorList) -> list[Topic]:
+    """Parse the files at `paths`; a note whose lines are as the last parse saw them is reused."""
     from deckgen.source.parse import parse_topic
 
-    return [topic for path in paths if (topic := parse_topic((config.root / path).read_bytes(), path, errors)) is not None]
+    cache = Cache(config.cache_dir)
+    topics = []
+    for path in paths:
+        memo = store.load_parsed(cache, path)
+        topic = parse_topic((config.root / path).read_bytes(), path, errors, memo)
+        if topic is not None:
+            topics.append(topic)
+            store.save_parsed(cache, path, memo)
+    return topics
 
 
 def compile_parsed(config: BuildConfig, topics: list[Topic], context: Context, jobs: int, errors: ErrorList, mode: progress.Mode = progress.Mode.OFF) -> Compiled:

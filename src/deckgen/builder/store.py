@@ -7,14 +7,18 @@ Out: the same records read back (through the integrity-checked `Cache`), so an u
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deckgen.config import BuildConfig
 from deckgen.records import CompiledTopic, Location, NoteKind, RenderedNote
 from deckgen.runtime.cache import Cache, atomic_write
-from deckgen.runtime.keys import Kind, topic_key
+from deckgen.runtime.keys import Kind, parsed_key, topic_key
+
+if TYPE_CHECKING:
+    from deckgen.source.parse import NoteMemo
 
 STATE_VERSION = 2
 
@@ -115,6 +119,25 @@ def load_topic(cache: Cache, key: str) -> CompiledTopic | None:
         return topic_from_json(data)
     except (KeyError, TypeError, ValueError):
         return None  # an entry from an older layout: rebuilt
+
+
+def load_parsed(cache: Cache, path: str) -> NoteMemo:
+    """The notes the last parse of `path` found clean (see `NoteMemo`). Pickled, not JSON: they are
+    nested records, and reading them must cost much less than parsing them again; the entry is
+    ours and integrity-checked, and anything unreadable is simply parsed again."""
+    from deckgen.source.parse import NoteMemo  # deferred: a no-op build loads no parser
+
+    raw = cache.get(Kind.PARSED, parsed_key(path))
+    try:
+        earlier = pickle.loads(raw) if raw else {}
+    except Exception:  # an entry of an older layout (renamed records): a miss
+        earlier = {}
+    return NoteMemo(earlier if isinstance(earlier, dict) else {})
+
+
+def save_parsed(cache: Cache, path: str, memo: NoteMemo) -> None:
+    if memo.changed():
+        cache.put(Kind.PARSED, parsed_key(path), pickle.dumps(memo.now, pickle.HIGHEST_PROTOCOL))
 
 
 STATE = "state.json"

@@ -29,19 +29,21 @@ class Kind(StrEnum):
     SYMPY = "sympy"  # what one sympy block shows
     TOPIC = "topic"  # a compiled topic (rendered notes)
     TOPIC_DEPS = "topic-deps"  # the figures and referenced notes of a compiled topic (to find its full key)
+    PARSED = "parsed"  # the notes of one topic file as the parser found them, by their lines
     MATH_SVG = "mathsvg"  # one formula drawn as SVG (--math-images)
     NOTE = "note"  # not stored: the inputs of one note's rendered fields
     PACKAGE = "package"  # not stored: the inputs of one .apkg's bytes
     INPUTS = "inputs"  # not stored: everything a build reads
 
 
-STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.MATH_SVG})  # kinds the cache holds
+STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.PARSED, Kind.MATH_SVG})  # kinds the cache holds
 
 VERSIONS = {
     Kind.FIGURE: "3",  # 3: rendered in a confined worker (results of unconfined runs are not reused)
     Kind.SYMPY: "4",  # 4: likewise
     Kind.TOPIC: "1",
     Kind.TOPIC_DEPS: "1",
+    Kind.PARSED: "1",
     Kind.MATH_SVG: "1",
     Kind.NOTE: "1",
     Kind.PACKAGE: "1",
@@ -98,6 +100,12 @@ def topic_key(base: str, figures: dict[str, str], refs: dict[str, str]) -> str:
     """The full key of a compiled topic: its base, the keys of the figures it shows and the
     questions of the notes it refers to (a reworded question changes every reference to it)."""
     return versioned(Kind.TOPIC, base, sorted(figures.items()), sorted(refs.items()))
+
+
+def parsed_key(path: str) -> str:
+    """The parsed notes of the file at `path`, as deckgen's code parses them (one entry per file:
+    each build replaces it; the notes inside are found by their own lines)."""
+    return versioned(Kind.PARSED, path, code_key())
 
 
 def math_svg_key(tex: str, display: bool, mathjax_version: str) -> str:

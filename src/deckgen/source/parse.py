@@ -7,7 +7,9 @@ Out: a `Topic` (notes with formulas, images and sympy blocks lifted out by `scan
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from deckgen import limits
@@ -35,7 +37,30 @@ _WIDE_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), 
 CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")  # tab, newline and form feed are fine
 
 
-def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
+class NoteMemo:
+    """Notes an earlier parse found no problem in, by the lines they came from.
+
+    A note is a pure function of its lines, its first line's number, its file's path and the
+    file's `allow_scripts`; when all four are the same, the earlier `Note` is the answer, and
+    scanning it again (most of a one-note edit's parse) is skipped. Notes with an error or a
+    warning are always parsed again, so every problem is reported on every build.
+    """
+
+    def __init__(self, earlier: Mapping[str, Note] | None = None):
+        self.earlier = earlier or {}
+        self.now: dict[str, Note] = {}  # this parse's clean notes: what the next build can reuse
+
+    @staticmethod
+    def key(path: str, start: int, allow_scripts: bool, lines: list[str]) -> str:
+        digest = hashlib.blake2b(f"{path}\0{start}\0{allow_scripts}\0".encode(), digest_size=16)
+        digest.update("\n".join(lines).encode())
+        return digest.hexdigest()
+
+    def changed(self) -> bool:
+        return self.now.keys() != self.earlier.keys()
+
+
+def parse_topic(data: bytes, path: str, errors: ErrorList, memo: NoteMemo | None = None) -> Topic | None:
     """Parse a whole file; returns None when it is too broken to yield notes."""
     text = decode(data, path, errors)
     if text is None:
@@ -46,7 +71,7 @@ def parse_topic(data: bytes, path: str, errors: ErrorList) -> Topic | None:
         return None
     warned = len(errors.warnings)
     _check_lookalike_headings(lines, body_start, path, errors)
-    notes = _notes(lines, body_start, path, errors, header.allow_scripts)
+    notes = _notes(lines, body_start, path, errors, header.allow_scripts, memo)
     if not notes and not any(e.location.path == path for e in errors):
         errors.add(Location(path, body_start + 1), "no notes in this file", "add a note: a line '## question {#id}' followed by its answer")
     warnings = tuple(str(w) for w in errors.warnings[warned:])
@@ -128,7 +153,7 @@ def _check_lookalike_headings(lines: list[str], start: int, path: str, errors: E
             errors.warn(Location(path, i + 1), f"'{deeper.group(0).strip()[:40]}' reads like a question, but only '##' starts a note: it is part of the answer above", "write '## ' to make it a note of its own, or reword it as a label")
 
 
-def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> list[Note]:
+def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False, memo: NoteMemo | None = None) -> list[Note]:
     """Split the body at `##` headings (outside fenced code) and parse each note."""
     headings = heading_indexes(lines, start)
     preamble = next((i for i in range(start, headings[0] if headings else len(lines)) if lines[i].strip()), None)
@@ -138,7 +163,7 @@ def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scr
     seen: dict[str, int] = {}
     for n, i in enumerate(headings):
         end = headings[n + 1] if n + 1 < len(headings) else len(lines)
-        note = _note(lines, i, end, path, errors, allow_scripts)
+        note = _remembered_note(lines, i, end, path, errors, allow_scripts, memo) if memo else _note(lines, i, end, path, errors, allow_scripts)
         if note is None:
             continue
         if note.note_id in seen:
@@ -147,6 +172,18 @@ def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scr
         seen[note.note_id] = note.location.line
         notes.append(note)
     return notes
+
+
+def _remembered_note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, allow_scripts: bool, memo: NoteMemo) -> Note | None:
+    key = memo.key(path, start, allow_scripts, lines[start:end])
+    note = memo.earlier.get(key)
+    if note is None:
+        problems = len(errors), len(errors.warnings)
+        note = _note(lines, start, end, path, errors, allow_scripts)
+        if note is None or (len(errors), len(errors.warnings)) != problems:
+            return note
+    memo.now[key] = note
+    return note
 
 
 def _note(lines: list[str], start: int, end: int, path: str, errors: ErrorList, allow_scripts: bool = False) -> Note | None:

@@ -1,0 +1,85 @@
+"""An edited topic is parsed again only where it changed (source/parse.NoteMemo), and the memo
+never hides a problem or a moved line."""
+from __future__ import annotations
+
+from conftest import topic
+from deckgen import BuildConfig, build
+from deckgen.builder import store
+from deckgen.errors import BuildFailed, ErrorList
+from deckgen.runtime.cache import Cache
+from deckgen.runtime.keys import Kind, parsed_key
+from deckgen.source.parse import NoteMemo, parse_topic
+
+PATH = "content/a.md"
+
+
+def _parse(text: str, memo: NoteMemo) -> dict:
+    errors = ErrorList()
+    parsed = parse_topic(text.encode(), PATH, errors, memo)
+    assert parsed is not None and not errors, errors
+    return {note.note_id: note for note in parsed.notes}
+
+
+def test_unchanged_notes_are_taken_from_the_memo_and_edited_ones_parsed_again():
+    text = topic("a", 5)
+    first = NoteMemo()
+    before = _parse(text, first)
+    again = NoteMemo(first.now)
+    after = _parse(text.replace("答案 2：", "答案 2（改）："), again)
+    assert [note_id for note_id in after if after[note_id] is before[note_id]] == ["a-q0", "a-q1", "a-q3", "a-q4"]
+    assert "（改）" in after["a-q2"].back and after["a-q2"] == _parse(text.replace("答案 2：", "答案 2（改）："), NoteMemo())["a-q2"]
+    assert set(again.now) != set(first.now) and again.changed()
+
+
+def test_a_note_below_an_added_line_is_parsed_again_with_its_new_line():
+    text = topic("a", 3)
+    memo = NoteMemo()
+    before = _parse(text, memo)
+    after = _parse(text.replace("- 答案 0：", "\n- 答案 0："), NoteMemo(memo.now))
+    assert after["a-q1"] is not before["a-q1"]
+    assert after["a-q1"].location.line == before["a-q1"].location.line + 1
+    assert [f.location.line for _, f in after["a-q1"].formulas] == [f.location.line + 1 for _, f in before["a-q1"].formulas]
+
+
+def test_a_note_with_a_problem_is_never_remembered():
+    broken = topic("a", 3).replace("- 答案 1：$a_{1} * b$", "- 答案 1：<script>alert(1)</script>")
+    memo = NoteMemo()
+    errors = ErrorList()
+    parse_topic(broken.encode(), PATH, errors, memo)
+    assert [str(e) for e in errors] and sorted(note.note_id for note in memo.now.values()) == ["a-q0", "a-q2"]
+
+
+def test_every_rebuild_reports_the_error_and_its_line_until_it_is_fixed(project):
+    root = project({PATH: topic("a", 20)})
+    build(BuildConfig(root=root))
+    path = root / PATH
+    good = path.read_text(encoding="utf-8")
+    path.write_text(good.replace("- 答案 7：", "- 答案 7：<iframe src=x> "), encoding="utf-8")
+    messages = []
+    for _ in range(2):  # the second build finds every other note in the memo
+        try:
+            build(BuildConfig(root=root))
+        except BuildFailed as failed:
+            messages.append([str(e) for e in failed.errors])
+    assert len(messages) == 2 and messages[0] == messages[1] and messages[0]
+    line = good.split("\n").index("- 答案 7：$a_{7} * b$") + 1
+    assert all(m.startswith(f"{PATH}:{line}:") for m in messages[0]), messages
+    path.write_text(good, encoding="utf-8")
+    assert build(BuildConfig(root=root)).notes == 20
+
+
+def test_an_unreadable_memo_is_parsed_again(project):
+    root = project({PATH: topic("a", 4)})
+    first = build(BuildConfig(root=root, now=1_800_000_000))
+    packages = {p.name: p.read_bytes() for p in (root / "dist").iterdir()}
+    cache = Cache(root / ".deckgen-cache")
+    assert cache.get(Kind.PARSED, parsed_key(PATH)) is not None
+    cache.put(Kind.PARSED, parsed_key(PATH), b"not a pickle")
+    assert store.load_parsed(cache, PATH).earlier == {}
+    path = root / PATH
+    path.write_text(path.read_text(encoding="utf-8") + "\n## 新问题 {#a-new}\n\n新答案\n", encoding="utf-8")
+    report = build(BuildConfig(root=root, now=1_800_000_000))
+    assert report.notes == first.notes + 1
+    path.write_text(path.read_text(encoding="utf-8").replace("\n## 新问题 {#a-new}\n\n新答案\n", ""), encoding="utf-8")
+    build(BuildConfig(root=root, now=1_800_000_000))
+    assert {p.name: p.read_bytes() for p in (root / "dist").iterdir()} == packages
