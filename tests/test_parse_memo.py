@@ -83,3 +83,33 @@ def test_an_unreadable_memo_is_parsed_again(project):
     path.write_text(path.read_text(encoding="utf-8").replace("\n## 新问题 {#a-new}\n\n新答案\n", ""), encoding="utf-8")
     build(BuildConfig(root=root, now=1_800_000_000))
     assert {p.name: p.read_bytes() for p in (root / "dist").iterdir()} == packages
+
+
+class _Exploit:
+    """Unpickled by plain pickle, this runs a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_a_cache_entry_that_would_run_code_is_a_miss_not_run(project, tmp_path):
+    root = project({PATH: topic("a", 4)})
+    first = build(BuildConfig(root=root, now=1_800_000_000))
+    marker = tmp_path / "ran"
+    import pickle
+
+    cache = Cache(root / ".deckgen-cache")
+    cache.put(Kind.PARSED, parsed_key(PATH), pickle.dumps({"x": _Exploit(marker)}))
+    for key in store.load_state(root / ".deckgen-cache").topics.values():
+        cache.put(Kind.TOPIC, key, pickle.dumps(_Exploit(marker)))
+    assert cache.get_records(Kind.TOPIC, key) is None
+    path = root / PATH
+    path.write_text(path.read_text(encoding="utf-8").replace("答案 1：", "答案 1（改）："), encoding="utf-8")
+    report = build(BuildConfig(root=root, now=1_800_000_100))
+    assert report.notes == first.notes and [d.changed for d in report.changes] == [("a/a-q1",)]
+    assert not marker.exists()

@@ -7,13 +7,12 @@ Out: the same records read back (through the integrity-checked `Cache`), so an u
 from __future__ import annotations
 
 import json
-import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deckgen.config import BuildConfig
-from deckgen.records import CompiledTopic, Location, NoteKind, RenderedNote
+from deckgen.records import CompiledTopic
 from deckgen.runtime.cache import Cache, atomic_write
 from deckgen.runtime.keys import Kind, parsed_key, topic_key
 
@@ -34,47 +33,6 @@ class BuildState:
     topics: dict[str, str] = field(default_factory=dict)  # topic path -> compiled topic key
     notes: int = 0
     warnings: tuple[str, ...] = ()
-
-
-def topic_to_json(topic: CompiledTopic) -> dict[str, Any]:
-    return {
-        "deck_id": topic.deck_id,
-        "deck_name": topic.deck_name,
-        "description": topic.description,
-        "location": [topic.location.path, topic.location.line],
-        "figures": list(topic.figures),
-        "refs": list(topic.refs),
-        "warnings": list(topic.warnings),
-        "notes": [
-            {
-                "key": n.key,
-                "kind": n.kind.value,
-                "front": n.front,
-                "back": n.back,
-                "tags": list(n.tags),
-                "media": list(n.media),
-                "location": [n.location.path, n.location.line],
-                "render_key": n.render_key,
-                "source_key": n.source_key,
-                "hash": n.content_hash,
-            }
-            for n in topic.notes
-        ],
-    }
-
-
-def topic_from_json(data: dict[str, Any]) -> CompiledTopic:
-    notes = tuple(map(_note_from_json, data["notes"]))
-    return CompiledTopic(
-        deck_id=data["deck_id"],
-        deck_name=data["deck_name"],
-        description=data["description"],
-        notes=notes,
-        location=Location(*data["location"]),
-        figures=tuple(data["figures"]),
-        refs=tuple(data["refs"]),
-        warnings=tuple(data.get("warnings", ())),
-    )
 
 
 def load_deps(cache: Cache, base: str) -> dict[str, Any] | None:
@@ -105,39 +63,31 @@ def load_compiled(cache: Cache, base: str, deps: dict[str, Any] | None, figure_k
 def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: dict[str, str], titles: dict[str, str]) -> str:
     """Save `topic` for `load_compiled`; returns its full key."""
     key = topic_key(base, {name: figure_keys[name] for name in topic.figures}, {ref: titles.get(ref, "") for ref in topic.refs})
-    cache.put_json(Kind.TOPIC, key, topic_to_json(topic))
+    for note in topic.notes:
+        _ = note.content_hash  # computed before pickling: a loaded note has it without hashing again
+    cache.put_records(Kind.TOPIC, key, topic)
     own = {note.note_id: titles[note.note_id] for note in topic.notes if note.note_id in titles}
     cache.put_json(Kind.TOPIC_DEPS, base, {"figures": list(topic.figures), "refs": list(topic.refs), "titles": own})
     return key
 
 
 def load_topic(cache: Cache, key: str) -> CompiledTopic | None:
-    data = cache.get_json(Kind.TOPIC, key)
-    if data is None:
-        return None
-    try:
-        return topic_from_json(data)
-    except (KeyError, TypeError, ValueError):
-        return None  # an entry from an older layout: rebuilt
+    topic = cache.get_records(Kind.TOPIC, key)
+    return topic if isinstance(topic, CompiledTopic) else None
 
 
 def load_parsed(cache: Cache, path: str) -> NoteMemo:
-    """The notes the last parse of `path` found clean (see `NoteMemo`). Pickled, not JSON: they are
-    nested records, and reading them must cost much less than parsing them again; the entry is
-    ours and integrity-checked, and anything unreadable is simply parsed again."""
+    """The notes the last parse of `path` found clean (see `NoteMemo`); none when the entry is
+    missing or unreadable (everything is parsed again)."""
     from deckgen.source.parse import NoteMemo  # deferred: a no-op build loads no parser
 
-    raw = cache.get(Kind.PARSED, parsed_key(path))
-    try:
-        earlier = pickle.loads(raw) if raw else {}
-    except Exception:  # an entry of an older layout (renamed records): a miss
-        earlier = {}
+    earlier = cache.get_records(Kind.PARSED, parsed_key(path))
     return NoteMemo(earlier if isinstance(earlier, dict) else {})
 
 
 def save_parsed(cache: Cache, path: str, memo: NoteMemo) -> None:
     if memo.changed():
-        cache.put(Kind.PARSED, parsed_key(path), pickle.dumps(memo.now, pickle.HIGHEST_PROTOCOL))
+        cache.put_records(Kind.PARSED, parsed_key(path), memo.now)
 
 
 STATE = "state.json"
@@ -156,28 +106,6 @@ def load_state(cache_dir: Path) -> BuildState:
 def save_state(cache_dir: Path, state: BuildState) -> None:
     data = dict(asdict(state), version=STATE_VERSION)
     atomic_write(cache_dir / "state.json", json.dumps(data, ensure_ascii=False, sort_keys=True).encode())
-
-
-_KINDS = {kind.value: kind for kind in NoteKind}  # a dict lookup: calling the enum costs more
-
-
-def _note_from_json(n: dict[str, Any]) -> RenderedNote:
-    note = RenderedNote(
-        key=n["key"],
-        kind=_KINDS[n["kind"]],
-        front=n["front"],
-        back=n["back"],
-        tags=tuple(n["tags"]),
-        media=tuple(n["media"]),
-        location=Location(*n["location"]),
-        render_key=n["render_key"],
-        source_key=n["source_key"],
-    )
-    if isinstance(n.get("hash"), str):
-        # Saved from these very fields (the entry is content-addressed): hashing 10,000 notes
-        # again would cost more than reading them.
-        note.__dict__["content_hash"] = n["hash"]
-    return note
 
 
 def load_unchanged(config: BuildConfig, bases: dict[str, str], deps: dict[str, dict | None], cache: Cache, figure_keys: dict[str, str],
