@@ -113,3 +113,37 @@ def test_a_cache_entry_that_would_run_code_is_a_miss_not_run(project, tmp_path):
     report = build(BuildConfig(root=root, now=1_800_000_100))
     assert report.notes == first.notes and [d.changed for d in report.changes] == [("a/a-q1",)]
     assert not marker.exists()
+
+
+def test_a_build_pauses_the_cycle_collector_and_gives_it_back_even_when_it_fails(project):
+    """No collection runs while a build works (one may run as it ends, when the collector is given
+    back); `deckgen watch` builds again and again in one process, so the collector must be on
+    again after every build, a failed one too."""
+    import gc
+
+    root = project({PATH: topic("a", 300)})
+    inside, collections = [False], []
+    callback = lambda phase, info: collections.append(phase) if inside[0] else None  # noqa: E731
+
+    def build_counted() -> None:
+        inside[0] = True
+        try:
+            build(BuildConfig(root=root))
+        finally:
+            inside[0] = False
+
+    gc.callbacks.append(callback)
+    try:
+        build_counted()
+        assert gc.isenabled()
+        (root / PATH).write_text(topic("a", 300).replace("答案 1：", "答案 1：<script>x</script>"), encoding="utf-8")
+        try:
+            build_counted()
+        except BuildFailed:
+            pass
+        else:
+            raise AssertionError("the build with a <script> passed")
+        assert gc.isenabled()
+    finally:
+        gc.callbacks.remove(callback)
+    assert collections.count("start") <= 2, f"{collections.count('start')} collections in 2 builds"
