@@ -68,12 +68,23 @@ def test_every_rebuild_reports_the_error_and_its_line_until_it_is_fixed(project)
     assert build(BuildConfig(root=root)).notes == 20
 
 
+def test_the_notes_of_a_file_are_remembered_from_its_first_edit_on(project):
+    root = project({PATH: topic("a", 4), "content/b.md": topic("b", 4)})
+    build(BuildConfig(root=root))
+    cache = Cache(root / ".deckgen-cache")
+    assert cache.get(Kind.PARSED, parsed_key(PATH)) is None  # a first build saves no memo
+    path = root / PATH
+    path.write_text(path.read_text(encoding="utf-8").replace("答案 1：", "答案 1（改）："), encoding="utf-8")
+    build(BuildConfig(root=root))
+    assert len(store.load_parsed(cache, PATH).earlier) == 4
+    assert cache.get(Kind.PARSED, parsed_key("content/b.md")) is None
+
+
 def test_an_unreadable_memo_is_parsed_again(project):
     root = project({PATH: topic("a", 4)})
     first = build(BuildConfig(root=root, now=1_800_000_000))
     packages = {p.name: p.read_bytes() for p in (root / "dist").iterdir()}
     cache = Cache(root / ".deckgen-cache")
-    assert cache.get(Kind.PARSED, parsed_key(PATH)) is not None
     cache.put(Kind.PARSED, parsed_key(PATH), b"not a pickle")
     assert store.load_parsed(cache, PATH).earlier == {}
     path = root / PATH

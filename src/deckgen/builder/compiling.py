@@ -57,16 +57,22 @@ class Compiled:
     warnings: tuple[str, ...] = ()  # text that announces what the card does not show (builder/dangling.py)
 
 
-def start(config: BuildConfig, paths: list[str], errors: ErrorList) -> InProcess | Forked:
-    """Parse `paths`; in worker processes when there is enough to share out."""
+def start(config: BuildConfig, paths: list[str], errors: ErrorList, edited: frozenset[str] = frozenset()) -> InProcess | Forked:
+    """Parse `paths`; in worker processes when there is enough to share out. `edited`: the paths
+    the last build compiled (see `parse`)."""
     workers = min(config.jobs or os.cpu_count() or 1, len(paths))
     if workers > 1 and sum((config.root / path).stat().st_size for path in paths) >= PARALLEL_MIN_BYTES:
-        return Forked(config, paths, workers, errors)
-    return InProcess(config, paths, errors)
+        return Forked(config, paths, workers, errors, edited)
+    return InProcess(config, paths, errors, edited)
 
 
-def parse(config: BuildConfig, paths: list[str], errors: ErrorList) -> list[Topic]:
-    """Parse the files at `paths`; a note whose lines are as the last parse saw them is reused."""
+def parse(config: BuildConfig, paths: list[str], errors: ErrorList, edited: frozenset[str] = frozenset()) -> list[Topic]:
+    """Parse the files at `paths`; a note whose lines are as the last parse saw them is reused.
+
+    The parsed notes of a file are remembered once it is edited (it is in `edited`, the files the
+    last build compiled, or it has been remembered before): a first build does not pay for
+    saving every note of every file (0.16 CPU-s at 10,000 notes), and the files people edit are
+    the ones edited again."""
     from deckgen.source.parse import parse_topic
 
     cache = Cache(config.cache_dir)
@@ -76,7 +82,8 @@ def parse(config: BuildConfig, paths: list[str], errors: ErrorList) -> list[Topi
         topic = parse_topic((config.root / path).read_bytes(), path, errors, memo)
         if topic is not None:
             topics.append(topic)
-            store.save_parsed(cache, path, memo)
+            if path in edited or memo.earlier:
+                store.save_parsed(cache, path, memo)
     return topics
 
 
@@ -109,9 +116,9 @@ def previous_notes(cache: Cache, state: BuildState, topics: list[Topic]) -> dict
 class InProcess:
     """Everything here; notes are rendered on every core when a topic is big (builder/notes.py)."""
 
-    def __init__(self, config: BuildConfig, paths: list[str], errors: ErrorList):
+    def __init__(self, config: BuildConfig, paths: list[str], errors: ErrorList, edited: frozenset[str] = frozenset()):
         self.config = config
-        self.topics = parse(config, paths, errors)
+        self.topics = parse(config, paths, errors, edited)
 
     def finish(self, context: Context, errors: ErrorList) -> Compiled:
         return compile_parsed(self.config, self.topics, context, self.config.jobs, errors, progress.Mode(self.config.progress))
@@ -123,13 +130,13 @@ class InProcess:
 class Forked:
     """One forked worker per core, each holding the topics it parsed until it has rendered them."""
 
-    def __init__(self, config: BuildConfig, paths: list[str], workers: int, errors: ErrorList):
+    def __init__(self, config: BuildConfig, paths: list[str], workers: int, errors: ErrorList, edited: frozenset[str] = frozenset()):
         shares = _share(config, paths, workers)
         context = multiprocessing.get_context("fork")
         self._links: list[tuple[Any, Connection]] = []
         for share in shares:
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, config, share), daemon=True)
+            process = context.Process(target=_serve, args=(child, config, share, edited), daemon=True)
             process.start()
             child.close()
             self._links.append((process, parent))
@@ -178,10 +185,10 @@ def _share(config: BuildConfig, paths: list[str], workers: int) -> list[list[str
     return [share for share in shares if share]
 
 
-def _serve(link: Connection, config: BuildConfig, paths: list[str]) -> None:
+def _serve(link: Connection, config: BuildConfig, paths: list[str], edited: frozenset[str]) -> None:
     """A worker: parse, send the skeletons, wait for the context, render, send the result."""
     errors = ErrorList()
-    topics = parse(config, paths, errors)
+    topics = parse(config, paths, errors, edited)
     link.send(([_skeleton(topic) for topic in topics], list(errors)))
     try:
         context = link.recv()

@@ -97,7 +97,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     deps = {path: store.load_deps(cache, base) for path, base in bases.items()}
     titles = refs.titles(config, {path: found["titles"] if found else None for path, found in deps.items()})
     compiled, changed, topic_keys = store.load_unchanged(config, bases, deps, cache, figure_keys, titles)
-    work = compiling.start(config, changed, errors)
+    work = compiling.start(config, changed, errors, frozenset(state.topics))
     try:
         parsed = work.topics
         every: list[Topic | CompiledTopic] = [*compiled.values(), *parsed]
