@@ -139,8 +139,11 @@ def _check_lookalike_headings(lines: list[str], start: int, path: str, errors: E
     that asks a question is likely a note written one level too deep: a warning."""
     fence = None
     for i in range(start, len(lines)):
+        line = lines[i]
+        if "#" not in line and "```" not in line and "~~~" not in line:
+            continue  # neither a heading nor a fence (most lines): nothing to check or track
         inside = fence is not None
-        fence = _fence_state(fence, lines[i])
+        fence = _fence_state(fence, line)
         if inside or fence is not None:
             continue
         lookalike = LOOKALIKE_HEADING_RE.match(lines[i])
@@ -261,6 +264,9 @@ def _split_details(parts: list[tuple[str, int]], path: str, errors: ErrorList, t
     kept: list[tuple[str, int]] = []
     sections: list[tuple[str, str, tuple[str, int]]] = []
     for text, first_line in parts:
+        if ":::" not in text:  # no line can open or close a section (most answers)
+            kept.append(_part(text.split("\n"), first_line - 1))
+            continue
         chunk: list[str] = []
         chunk_first = first_line
         section: tuple[str, str, int] | None = None  # token, label, opening line
