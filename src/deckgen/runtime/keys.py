@@ -58,9 +58,12 @@ LIBRARIES = {
 }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str)  # json.dumps makes one per call
+
+
 def key_for(*parts: object) -> str:
     """A key from any JSON-serialisable parts."""
-    text = json.dumps([CACHE_VERSION, *parts], ensure_ascii=False, sort_keys=True, default=str)
+    text = _ENCODER.encode([CACHE_VERSION, *parts])
     return hashlib.sha256(text.encode()).hexdigest()
 
 

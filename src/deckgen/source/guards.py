@@ -52,6 +52,8 @@ def check_markdown(text: str, first_line: int, path: str, errors: ErrorList) -> 
             errors.add(Location(path, first_line + offset), f"lists or quotes are nested {depth} levels deep (at most {limits.MAX_NESTING})", "use fewer levels of nesting: split the list, or make the inner part a table or a new paragraph")
             ok = False
             break
+    if text.count("[") <= limits.MAX_OPEN_BRACKETS:
+        return ok  # too few to be too many open (most texts)
     open_brackets = 0
     first_open = 0
     for match in re.finditer(r"\\.|\[|\]", text):

@@ -209,7 +209,8 @@ def _blank_out(text: str, spans: list[tuple[int, int]]) -> str:
     """`text` with code spans, formulas and images replaced by spaces (newlines and offsets kept)."""
     parts, last = [], 0
     for start, end in spans:
-        parts += [text[last:start], re.sub(r"[^\n]", " ", text[start:end])]
+        span = text[start:end]
+        parts += [text[last:start], re.sub(r"[^\n]", " ", span) if "\n" in span else " " * len(span)]
         last = end
     parts.append(text[last:])
     return "".join(parts)
