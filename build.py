@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))  # works before `pip install -e .` too
 
-from deckgen.__main__ import main
+from deckgen.__main__ import run
 
 if __name__ == "__main__":
-    sys.exit(main(["--root", str(Path(__file__).resolve().parent), *sys.argv[1:]]))
+    run(["--root", str(Path(__file__).resolve().parent), *sys.argv[1:]])

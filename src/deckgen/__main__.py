@@ -4,7 +4,10 @@ A build with nothing changed since its last run ends here, after a stat of the f
 wrote, before the command line is parsed or the pipeline imported (builder/stamp.py); everything
 else is `deckgen.cli`.
 """
+import atexit
+import os
 import sys
+from typing import NoReturn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,5 +23,19 @@ def main(argv: list[str] | None = None) -> int:
     return run(args)
 
 
+def run(argv: list[str] | None = None) -> NoReturn:
+    """The `deckgen` command: `main`, then exit without taking the interpreter apart.
+
+    After a build the process holds every note it read; freeing them one by one and the
+    collector's last pass over them took 36 ms of a 0.7 s one-note edit at 10,000 notes, for
+    memory the system takes back at once. The exit functions still run (multiprocessing stops any
+    child left over), and the output is flushed first."""
+    code = main(argv)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
