@@ -7,6 +7,7 @@
 - Cloze protection only separates braces, never changes what TeX reads, and leaves no `}}` that
   would end a deletion early.
 - `deckgen ids --write` only ever adds ids.
+- HTML the sanitizer lets through without running nh3 is HTML nh3 gives back unchanged.
 """
 from __future__ import annotations
 
@@ -199,3 +200,31 @@ def test_ids_write_only_adds_ids(tmp_path: Path, questions: list[str], newline: 
     assert re.sub(rb" \{#[a-z0-9-]+\}", b"", after) == original
     topic, errors = parse(after)
     assert not errors and [n.note_id for n in topic.notes] == ids and {n.kind for n in topic.notes} <= set(NoteKind)
+
+
+PLAIN_HTML = pieces(["<p>", "</p>", "<ul>", "</ul>", "<ol>", "</ol>", "<li>", "</li>", "<strong>", "</strong>", "<em>", "</em>",
+                     "a", "中", " ", "\n", "&lt;", "&amp;", "&", ">", "<", "\u00a0", "\r", "\\(x\\)", "<p class=x>", "<b>"], 30)
+
+
+@SETTINGS
+@given(PLAIN_HTML)
+@example("<p>a<strong>b</p></strong>")
+@example("<ul>a<li>b</li></ul>")
+@example("<p><p>a</p></p>")
+@example("<ul>\n<li>a</li>\n</ul>\n<p>b <em>c</em></p>")
+def test_html_passed_without_nh3_is_what_nh3_keeps(text: str):
+    import nh3
+
+    from deckgen.source import sanitize
+
+    if sanitize.plain_enough(text):
+        assert sanitize._cleaner(False).clean(text) == text
+        assert nh3.clean(text) == text
+
+
+def test_most_plain_fields_skip_nh3_and_nothing_else_does():
+    from deckgen.source import sanitize
+
+    assert sanitize.plain_enough("<ul>\n<li>a &lt; b</li>\n<li><p>c</p></li>\n</ul>\n<p><strong>要点</strong> \\(x\\)</p>")
+    for text in ("<p>a<strong>b</p></strong>", "<ul>a<li>b</li></ul>", "<p><p>a</p></p>", "<p>a", "<p class=x>a</p>", "a\u00a0b", "<li>a</li>", "a > b"):
+        assert not sanitize.plain_enough(text), text
