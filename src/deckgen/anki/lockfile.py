@@ -351,19 +351,24 @@ def _from_v1(data: dict, lines: KeyLines, name: str) -> Lock:
 
 
 def dumps(lock: Lock) -> str:
-    """Sorted JSON with one note per line: readable diffs in review, and json's C encoder per
-    line (an indented dump runs json's pure-Python encoder: 0.13 s at 10,000 notes)."""
-
-    compact = _COMPACT.encode
-
-    def block(mapping: dict) -> str:
-        rows = [f"  {compact(key)}: {compact(mapping[key])}" for key in sorted(mapping)]
-        return "{\n" + ",\n".join(rows) + "\n }" if rows else "{}"
+    """Sorted JSON with one note per line: readable diffs in review. The notes are encoded by one
+    call of json's C encoder and then split into lines (an indented dump runs json's pure-Python
+    encoder: 0.13 s at 10,000 notes; a call per line 0.045 s)."""
 
     notes = {note_id: _note_json(entry) for note_id, entry in lock.notes.items()}
     types = {kind: _type_json(entry) for kind, entry in lock.notetypes.items()}
-    libraries = compact(lock.libraries or {})
-    return "\n".join(["{", f' "version": {LOCK_VERSION},', f' "libraries": {libraries},', f' "notetypes": {block(types)},', f' "notes": {block(notes)}', "}"]) + "\n"
+    libraries = _COMPACT.encode(lock.libraries or {})
+    return "\n".join(["{", f' "version": {LOCK_VERSION},', f' "libraries": {libraries},', f' "notetypes": {_lines(types)},', f' "notes": {_lines(notes)}', "}"]) + "\n"
+
+
+def _lines(mapping: dict[str, dict]) -> str:
+    """`mapping` as sorted JSON, one entry per line. Each entry is a flat object (its values are
+    strings, numbers and lists), so '}, "' can only stand between two entries: inside a string
+    every '"' is escaped."""
+    if not mapping:
+        return "{}"
+    text = _COMPACT.encode(mapping)
+    return "{\n  " + text[1:-1].replace('}, "', '},\n  "') + "\n }"
 
 
 def _note_json(entry: NoteEntry) -> dict:
