@@ -1,20 +1,51 @@
-"""Run the `deckgen` command and kill it (SIGKILL, as a crash or a killed session does) just
-before its Nth file operation: `DECKGEN_KILL_AT=N python tests/faultinject.py --root DIR ...`.
+"""Run the `deckgen` command with a fault at a chosen moment, the same on a fast or a slow machine.
 
-The operations counted are the renames and deletions a build makes (os.replace, os.unlink):
-every cache entry, staged package, rename into dist/, the lock file, the state and the pending
-report. The code under test is not changed; only the operating system calls it makes are
-counted, in this process (workers are not killed).
+- `DECKGEN_KILL_AT=N python tests/faultinject.py --root DIR ...`: SIGKILL (as a crash or a killed
+  session does) just before its Nth file operation. The operations counted are the renames and
+  deletions a build makes (os.replace, os.unlink): every cache entry, staged package, rename into
+  dist/, the lock file, the state and the pending report.
+- `DECKGEN_HOLD_PACKAGING=DIR`: when the build opens its first package database, it creates
+  DIR/packaging-started and waits while DIR/hold exists, so a test can interrupt it there
+  (waiting for the moment by polling would miss it on a fast machine).
+
+The code under test is not changed; only the calls it makes are watched, in this process
+(workers are not affected).
 """
 from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import sys
+import time
+from pathlib import Path
 
 
 def main() -> int:
-    limit = int(os.environ["DECKGEN_KILL_AT"])
+    if "DECKGEN_HOLD_PACKAGING" in os.environ:
+        _hold_packaging(Path(os.environ["DECKGEN_HOLD_PACKAGING"]))
+    if "DECKGEN_KILL_AT" in os.environ:
+        _kill_at(int(os.environ["DECKGEN_KILL_AT"]))
+    from deckgen.cli import main as deckgen
+
+    return deckgen(sys.argv[1:])
+
+
+def _hold_packaging(folder: Path) -> None:
+    parent = os.getpid()
+    real_connect = sqlite3.connect
+
+    def connect(*args, **kwargs):
+        if os.getpid() == parent:
+            (folder / "packaging-started").touch()
+            while (folder / "hold").exists():
+                time.sleep(0.01)
+        return real_connect(*args, **kwargs)
+
+    sqlite3.connect = connect
+
+
+def _kill_at(limit: int) -> None:
     parent = os.getpid()
     count = 0
     real_replace, real_unlink = os.replace, os.unlink
@@ -36,9 +67,6 @@ def main() -> int:
         return real_unlink(*args, **kwargs)
 
     os.replace, os.unlink = replace, unlink
-    from deckgen.cli import main as deckgen
-
-    return deckgen(sys.argv[1:])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import pytest
 from conftest import REPO, png, read_package, run_deckgen, topic, write_project
 from deckgen.site.serve import PreviewServer
 
-NOTES = 1000  # enough that packaging takes a moment an interrupt can land in
+NOTES = 1000  # a topic big enough that its packages take a real part of the build
 
 GATE = '''
 import hashlib
@@ -119,27 +119,24 @@ def assert_clear_error(code: int, stderr: str, text: str) -> None:
     assert " — " in line and "Traceback" not in stderr
 
 
-def start(root: Path, *args: str, limit_file_size: int | None = None) -> subprocess.Popen:
-    """The command as `run_deckgen` runs it, but started in its own session (like a shell job)."""
+def start(root: Path, *args: str, limit_file_size: int | None = None, hold_packaging: Path | None = None) -> subprocess.Popen:
+    """The command as `run_deckgen` runs it, but started in its own session (like a shell job).
+    `hold_packaging`: a folder; the build waits when it starts packaging (tests/faultinject.py)."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    command = ["-m", "deckgen.cli"]
+    if hold_packaging is not None:
+        env["DECKGEN_HOLD_PACKAGING"] = str(hold_packaging)
+        command = [str(Path(__file__).parent / "faultinject.py")]
 
     def limit() -> None:
         if limit_file_size is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
 
     return subprocess.Popen(
-        [sys.executable, "-m", "deckgen.cli", "--root", str(root), *args],
+        [sys.executable, *command, "--root", str(root), *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
         env=env, start_new_session=True, preexec_fn=limit,  # noqa: PLW1509 - the test process starts no threads here
     )
-
-
-def _packaging(pid: int) -> bool:
-    """True once the build has loaded sqlite (only the packaging module needs it)."""
-    try:
-        return "_sqlite3" in Path(f"/proc/{pid}/maps").read_text()
-    except OSError:
-        return False
 
 
 def wait_for(condition, proc: subprocess.Popen, what: str, limit: float = 180) -> None:
@@ -167,8 +164,11 @@ def test_interrupted_build_changes_nothing_and_the_next_build_is_right(built, tm
         proc = start(root)
         wait_for(figure_started(root), proc, "the figure started")
     else:
-        proc = start(root)
-        wait_for(lambda: _packaging(proc.pid), proc, "packaging started")
+        held = tmp_path / "held"
+        held.mkdir()
+        (held / "hold").touch()
+        proc = start(root, hold_packaging=held)
+        wait_for((held / "packaging-started").exists, proc, "packaging started")
     os.killpg(proc.pid, sig)  # the whole job, as Ctrl-C in a terminal or a killed session does
     out, err = proc.communicate(timeout=120)
     if sig == signal.SIGINT:
