@@ -150,6 +150,11 @@ class RenderedNote:
         asks for it several times for each."""
         return fields_hash(self.kind.value, self.fields, self.tags)
 
+    @cached_property
+    def question_hash(self) -> str:
+        """The question alone (the lock file finds a renamed note by it); kept with content_hash."""
+        return hashlib.sha256(self.front.encode()).hexdigest()[:12]
+
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)  # one encoder: json.dumps with options makes one per call
 

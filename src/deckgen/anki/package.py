@@ -27,6 +27,7 @@ import genanki
 
 from deckgen.anki.notetypes import NoteType, deck_number
 from deckgen.records import CompiledTopic, NoteKind
+from deckgen.runtime.keys import key_for
 from deckgen.runtime.keys import package_key as _package_key
 from deckgen.syntax import CLOZE_OPEN_RE
 
@@ -96,19 +97,25 @@ def _card_ords(model: _Model, fields: tuple[str, ...]):
     return [o for o, kind, required in model._req if (any if kind == "any" else all)(fields[i] for i in required)]
 
 
-def package_key(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], note_hashes: dict[str, str], stamps: Stamps) -> str:
-    """Everything the bytes of the package holding `topics` depend on: equal keys, equal bytes.
+def package_keys(outputs: dict[str, list[CompiledTopic]], notetypes: dict[NoteKind, NoteType], note_hashes: dict[str, str], stamps: Stamps) -> dict[str, str]:
+    """Everything the bytes of each package depend on: equal keys, equal bytes.
 
     `note_hashes` are the hashes of each note's type, fields and tags as packaged; media names
-    are content-hashed, so the names stand for the files.
+    are content-hashed, so the names stand for the files. Each topic is hashed once, and a
+    package is keyed by the hashes of its topics: the package of all topics costs no second
+    pass over every note.
     """
     note_mods, type_mods = stamps.note_mods, stamps.type_mods
-    decks = [
-        (t.deck_name, t.description, [(n.key, stamps.guids[n.key], note_hashes[n.key], n.tags, n.media, note_mods[n.key]) for n in t.notes])
-        for t in topics
-    ]
     types = sorted((kind.value, nt.content_hash, type_mods[kind.value]) for kind, nt in notetypes.items())
-    return _package_key(decks, types)
+    topic_hashes: dict[str, str] = {}
+
+    def topic_hash(t: CompiledTopic) -> str:
+        if t.deck_id not in topic_hashes:
+            notes = [(n.key, stamps.guids[n.key], note_hashes[n.key], n.tags, n.media, note_mods[n.key]) for n in t.notes]
+            topic_hashes[t.deck_id] = key_for(t.deck_name, t.description, notes)
+        return topic_hashes[t.deck_id]
+
+    return {name: _package_key([topic_hash(t) for t in topics], types) for name, topics in outputs.items()}
 
 
 @dataclass(frozen=True)

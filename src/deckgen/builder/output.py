@@ -87,11 +87,11 @@ def plan(config: BuildConfig, gathered: Gathered) -> Planned:
 def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildState) -> BuildReport:
     """Assign mod times, package every deck and replace the files in dist/ atomically."""
     from deckgen.anki import lockfile
-    from deckgen.anki.package import build_packages, package_key  # deferred: genanki only when writing
+    from deckgen.anki.package import build_packages, package_keys  # deferred: genanki only when writing
 
     planned = plan(config, gathered)
     lock = planned.lock
-    keys = {name: package_key(topics, planned.notetypes, planned.hashes, planned.stamps) for name, topics in planned.outputs.items()}
+    keys = package_keys(planned.outputs, planned.notetypes, planned.hashes, planned.stamps)
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
     packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs, config.cache_dir)
     lock_bytes = lockfile.dumps(lock.lock).encode()

@@ -63,8 +63,8 @@ def load_compiled(cache: Cache, base: str, deps: dict[str, Any] | None, figure_k
 def save_compiled(cache: Cache, base: str, topic: CompiledTopic, figure_keys: dict[str, str], titles: dict[str, str]) -> str:
     """Save `topic` for `load_compiled`; returns its full key."""
     key = topic_key(base, {name: figure_keys[name] for name in topic.figures}, {ref: titles.get(ref, "") for ref in topic.refs})
-    for note in topic.notes:
-        _ = note.content_hash  # computed before pickling: a loaded note has it without hashing again
+    for note in topic.notes:  # computed before pickling: a loaded note has them without hashing again
+        _ = note.content_hash, note.question_hash
     cache.put_records(Kind.TOPIC, key, topic)
     own = {note.note_id: titles[note.note_id] for note in topic.notes if note.note_id in titles}
     cache.put_json(Kind.TOPIC_DEPS, base, {"figures": list(topic.figures), "refs": list(topic.refs), "titles": own})

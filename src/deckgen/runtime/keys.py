@@ -41,7 +41,7 @@ STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.P
 VERSIONS = {
     Kind.FIGURE: "3",  # 3: rendered in a confined worker (results of unconfined runs are not reused)
     Kind.SYMPY: "4",  # 4: likewise
-    Kind.TOPIC: "2",  # 2: pickled records, not JSON
+    Kind.TOPIC: "3",  # 2: pickled records, not JSON; 3: with each note's question hash
     Kind.TOPIC_DEPS: "1",
     Kind.PARSED: "1",
     Kind.MATH_SVG: "1",
