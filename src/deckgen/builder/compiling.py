@@ -15,21 +15,23 @@ skeletons, and later renders them itself; only rendered notes, which pickle chea
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deckgen.builder import dangling, notes, store
 from deckgen.builder.store import BuildState
 from deckgen.config import BuildConfig
 from deckgen.errors import ErrorList
-from deckgen.figures.render import FigureMedia
 from deckgen.math import compute
 from deckgen.records import CompiledTopic, RenderedNote, Topic
 from deckgen.runtime import progress
 from deckgen.runtime.cache import Cache
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from deckgen.figures.render import FigureMedia
 
 PARALLEL_MIN_BYTES = 300_000  # of changed topic files (about 400 notes): less is faster in one process
 
@@ -132,6 +134,8 @@ class Forked:
 
     def __init__(self, config: BuildConfig, paths: list[str], workers: int, errors: ErrorList, edited: frozenset[str] = frozenset()):
         shares = _share(config, paths, workers)
+        import multiprocessing  # deferred: an edit parses in this process
+
         context = multiprocessing.get_context("fork")
         self._links: list[tuple[Any, Connection]] = []
         for share in shares:

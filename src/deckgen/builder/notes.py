@@ -16,18 +16,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deckgen import limits
 from deckgen.builder import media
 from deckgen.builder.render import ref_html, render_key, render_note, sympy_html
 from deckgen.config import BuildConfig
 from deckgen.errors import ContentError, ErrorList
-from deckgen.figures.render import FigureMedia
 from deckgen.math import compute
 from deckgen.records import CompiledTopic, Note, RenderedNote, Topic
 from deckgen.runtime import progress
 from deckgen.runtime.keys import note_key
 from deckgen.source import sanitize
+
+if TYPE_CHECKING:
+    from deckgen.figures.render import FigureMedia  # a type only: importing it starts the worker machinery
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
 PROGRESS_MIN_NOTES = 1000  # fewer render in a second or two (the flagship's 246 in under one): no progress shown

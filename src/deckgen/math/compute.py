@@ -11,7 +11,7 @@ same fast formula check as the formulas the author typed (`texcheck`), reported 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deckgen import limits
 from deckgen.errors import ErrorList
@@ -20,7 +20,9 @@ from deckgen.records import Formula, Location, Show, SympyBlock
 from deckgen.runtime import progress
 from deckgen.runtime.cache import Cache
 from deckgen.runtime.keys import Kind, sympy_key
-from deckgen.runtime.workers import Failure, Limits
+
+if TYPE_CHECKING:
+    from deckgen.runtime.workers import Failure, Limits
 
 HANDLER = "deckgen.math.sympy_worker"
 Results = dict[str, tuple[Show, ...]]  # by block_id
@@ -44,7 +46,7 @@ def run_blocks(blocks: list[SympyBlock], cache: Cache, errors: ErrorList, jobs: 
             results[block_id(block)] = cached
             _check_shows(block, cached, errors)
     if todo:
-        from deckgen.runtime.workers import run_jobs
+        from deckgen.runtime.workers import Failure, Limits, run_jobs  # deferred: a build with every block cached starts no worker
 
         job_limits = Limits(cpu_seconds, what="sympy block", flag="--sympy-timeout")
         with progress.stage("sympy blocks", len(todo), mode, "block") as shown:
