@@ -19,9 +19,8 @@ import sqlite3
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import genanki
 
@@ -30,6 +29,9 @@ from deckgen.records import CompiledTopic, NoteKind
 from deckgen.runtime.keys import key_for
 from deckgen.runtime.keys import package_key as _package_key
 from deckgen.syntax import CLOZE_OPEN_RE
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 PARALLEL_MIN_NOTES = 2000

@@ -30,7 +30,7 @@ from deckgen.runtime.keys import note_key
 from deckgen.source import sanitize
 
 if TYPE_CHECKING:
-    from deckgen.figures.render import FigureMedia  # a type only: importing it starts the worker machinery
+    from deckgen.figures.render import FigureMedia
 
 PARALLEL_MIN_NOTES = 400  # below this, starting worker processes costs more than it saves
 PROGRESS_MIN_NOTES = 1000  # fewer render in a second or two (the flagship's 246 in under one): no progress shown

@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deckgen import limits
 from deckgen.errors import ErrorList
@@ -23,7 +23,9 @@ from deckgen.records import Location
 from deckgen.runtime import progress
 from deckgen.runtime.cache import Cache, atomic_write
 from deckgen.runtime.keys import Kind, sha256
-from deckgen.runtime.workers import Failure, Limits
+
+if TYPE_CHECKING:
+    from deckgen.runtime.workers import Failure, Limits
 
 HANDLER = "deckgen.figures.worker"
 
@@ -46,6 +48,8 @@ def render(needed: dict[str, list[Location]], known: dict[str, FigureSource], ca
     """Render the figures in `needed` that are not cached, then materialize every needed one."""
     todo = [known[name] for name in sorted(needed) if _cached(cache, known[name]) is None]
     if todo:
+        from deckgen.runtime.workers import Failure, Limits  # deferred: with every figure cached no worker starts
+
         job_limits = Limits(cpu_seconds, what="figure", flag="--figure-timeout")
         with progress.stage("figures", len(todo), mode, "figure") as shown:
             results = run_workers(todo, job_limits, jobs, shown.advance)
