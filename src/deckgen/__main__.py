@@ -32,8 +32,11 @@ def run(argv: list[str] | None = None) -> NoReturn:
     child left over), and the output is flushed first."""
     code = main(argv)
     atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except OSError:  # the reader went away (`deckgen ... | head`): nothing more can be told
+        pass
     os._exit(code)
 
 
