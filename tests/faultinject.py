@@ -7,6 +7,8 @@
 - `DECKGEN_HOLD_PACKAGING=DIR`: when the build opens its first package database, it creates
   DIR/packaging-started and waits while DIR/hold exists, so a test can interrupt it there
   (waiting for the moment by polling would miss it on a fast machine).
+- `DECKGEN_HOLD_CHILD_PACKAGING=DIR`: the same in a process the build forked to build a package;
+  DIR/child-packaging-started holds that process's pid.
 
 The code under test is not changed; only the calls it makes are watched, in this process
 (workers are not affected).
@@ -23,7 +25,9 @@ from pathlib import Path
 
 def main() -> int:
     if "DECKGEN_HOLD_PACKAGING" in os.environ:
-        _hold_packaging(Path(os.environ["DECKGEN_HOLD_PACKAGING"]))
+        _hold_packaging(Path(os.environ["DECKGEN_HOLD_PACKAGING"]), in_child=False)
+    if "DECKGEN_HOLD_CHILD_PACKAGING" in os.environ:
+        _hold_packaging(Path(os.environ["DECKGEN_HOLD_CHILD_PACKAGING"]), in_child=True)
     if "DECKGEN_KILL_AT" in os.environ:
         _kill_at(int(os.environ["DECKGEN_KILL_AT"]))
     from deckgen.cli import main as deckgen
@@ -31,13 +35,14 @@ def main() -> int:
     return deckgen(sys.argv[1:])
 
 
-def _hold_packaging(folder: Path) -> None:
+def _hold_packaging(folder: Path, in_child: bool) -> None:
     parent = os.getpid()
     real_connect = sqlite3.connect
 
     def connect(*args, **kwargs):
-        if os.getpid() == parent:
-            (folder / "packaging-started").touch()
+        if (os.getpid() != parent) == in_child:
+            marker = folder / ("child-packaging-started" if in_child else "packaging-started")
+            marker.write_text(str(os.getpid()))
             while (folder / "hold").exists():
                 time.sleep(0.01)
         return real_connect(*args, **kwargs)

@@ -119,13 +119,14 @@ def assert_clear_error(code: int, stderr: str, text: str) -> None:
     assert " — " in line and "Traceback" not in stderr
 
 
-def start(root: Path, *args: str, limit_file_size: int | None = None, hold_packaging: Path | None = None) -> subprocess.Popen:
+def start(root: Path, *args: str, limit_file_size: int | None = None, hold_packaging: Path | None = None, in_child: bool = False) -> subprocess.Popen:
     """The command as `run_deckgen` runs it, but started in its own session (like a shell job).
-    `hold_packaging`: a folder; the build waits when it starts packaging (tests/faultinject.py)."""
+    `hold_packaging`: a folder; the build (`in_child`: the process it forks to build the biggest
+    package) waits when it starts packaging (tests/faultinject.py)."""
     env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
     command = ["-m", "deckgen.cli"]
     if hold_packaging is not None:
-        env["DECKGEN_HOLD_PACKAGING"] = str(hold_packaging)
+        env["DECKGEN_HOLD_CHILD_PACKAGING" if in_child else "DECKGEN_HOLD_PACKAGING"] = str(hold_packaging)
         command = [str(Path(__file__).parent / "faultinject.py")]
 
     def limit() -> None:
@@ -203,6 +204,30 @@ def test_killing_only_the_build_process_ends_its_workers(built, tmp_path):
         assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "an orphaned worker is still running"
     finally:
         (root / "figures/hold").unlink()  # lets an orphan finish its figure and exit
+
+
+def test_killing_only_the_build_process_ends_the_process_building_a_package(tmp_path):
+    """The package of all topics is built in a forked process when the others are big: killed
+    with the build (not only its group), it must not go on alone."""
+    root = write_project(tmp_path / "p", {"content/a.md": topic("a", 1100), "content/b.md": topic("b", 1100)})
+    held = tmp_path / "held"
+    held.mkdir()
+    (held / "hold").touch()
+    proc = start(root, hold_packaging=held, in_child=True)
+    try:
+        marker = held / "child-packaging-started"
+        wait_for(lambda: marker.exists() and marker.read_text().strip(), proc, "the package process started")
+        child = int(marker.read_text())
+        os.kill(proc.pid, signal.SIGKILL)  # not the group
+        proc.wait(timeout=60)  # not communicate(): an orphan would hold the build's pipes open
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not Path(f"/proc/{child}").exists(), "the package process outlived the build"
+    finally:
+        (held / "hold").unlink()  # lets an orphan finish and exit
+        proc.stdout.close()
+        proc.stderr.close()
 
 
 def test_ctrl_c_to_the_build_alone_stops_a_running_figure_at_once(built, tmp_path):

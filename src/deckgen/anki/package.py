@@ -146,7 +146,7 @@ def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: S
     # One forked process and a pipe: a Pool of one costs three times as long to start and stop.
     context = multiprocessing.get_context("fork")
     link, child_link = context.Pipe(duplex=False)
-    child = context.Process(target=_build_and_send, args=(child_link, outputs[biggest], *args), daemon=True)
+    child = context.Process(target=_build_and_send, args=(child_link, outputs[biggest], os.getpid(), *args), daemon=True)
     child.start()
     child_link.close()
     try:
@@ -167,7 +167,10 @@ def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: S
     return {name: built[name] for name in outputs}
 
 
-def _build_and_send(link: Connection, topics: list[CompiledTopic], *args: Any) -> None:
+def _build_and_send(link: Connection, topics: list[CompiledTopic], parent: int, *args: Any) -> None:
+    from deckgen.runtime.isolation import die_with_parent
+
+    die_with_parent(parent)
     try:
         link.send(("ok", build_package(topics, *args)))
     except BaseException as exc:  # raised again in the parent, where the build reports it

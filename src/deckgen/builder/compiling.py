@@ -140,7 +140,7 @@ class Forked:
         self._links: list[tuple[Any, Connection]] = []
         for share in shares:
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, config, share, edited), daemon=True)
+            process = context.Process(target=_serve, args=(child, config, share, edited, os.getpid()), daemon=True)
             process.start()
             child.close()
             self._links.append((process, parent))
@@ -189,8 +189,11 @@ def _share(config: BuildConfig, paths: list[str], workers: int) -> list[list[str
     return [share for share in shares if share]
 
 
-def _serve(link: Connection, config: BuildConfig, paths: list[str], edited: frozenset[str]) -> None:
+def _serve(link: Connection, config: BuildConfig, paths: list[str], edited: frozenset[str], parent: int) -> None:
     """A worker: parse, send the skeletons, wait for the context, render, send the result."""
+    from deckgen.runtime.isolation import die_with_parent
+
+    die_with_parent(parent)
     errors = ErrorList()
     topics = parse(config, paths, errors, edited)
     link.send(([_skeleton(topic) for topic in topics], list(errors)))

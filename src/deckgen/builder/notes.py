@@ -251,7 +251,9 @@ def _render_many(todo: list[NotePlan], jobs: int, on_done: Callable[[int], None]
     slices = [(start, min(start + size, len(todo))) for start in range(0, len(todo), size)]
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
+        from deckgen.runtime.isolation import die_with_parent
+
+        with multiprocessing.get_context("fork").Pool(workers, die_with_parent, (os.getpid(),)) as pool:
             out = []
             for part in pool.imap(_render_slice, slices):
                 out += part

@@ -33,7 +33,7 @@ from deckgen.runtime.jobs import CpuLimit, JobFailed
 
 def main(argv: list[str]) -> None:
     handler, jobs_fd, results_fd, lifeline_fd, cpu, memory, tmpdir, readable = argv
-    _die_with_parent()
+    isolation.die_with_parent()
     try:
         resource.setrlimit(resource.RLIMIT_AS, (int(memory), int(memory)))
     except (ValueError, OSError):
@@ -102,17 +102,6 @@ def _watch_lifeline(fd: int) -> None:
             os._exit(1)
 
     threading.Thread(target=wait, name="deckgen-lifeline", daemon=True).start()
-
-
-def _die_with_parent() -> None:
-    """Linux: the kernel kills this process when its parent dies, even by SIGKILL."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        return
 
 
 if __name__ == "__main__":

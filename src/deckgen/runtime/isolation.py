@@ -107,6 +107,18 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
+def die_with_parent(parent: int | None = None) -> None:
+    """Linux: the kernel kills this process when its parent dies, even by SIGKILL, so no worker
+    outlives the build that started it. `parent`: the pid the caller expects as its parent; if it
+    is already gone (it died before this call), exit now."""
+    try:
+        _libc().prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+    except (OSError, AttributeError):
+        return
+    if parent is not None and os.getppid() != parent:
+        os._exit(1)
+
+
 @lru_cache(maxsize=1)
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version; 0 when it has none (or it is turned off)."""
