@@ -110,11 +110,6 @@ class LockResult:
     warnings: tuple[str, ...] = ()
 
 
-def note_hash(note: RenderedNote) -> str:
-    """What the user sees of a note: its note type, fields and tags."""
-    return note.content_hash
-
-
 # ---- reading ------------------------------------------------------------------------------------
 
 
@@ -150,7 +145,7 @@ def _parse(raw: bytes, name: str) -> Lock:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise _Damaged(raw[: exc.start].count(b"\n") + 1, f"byte 0x{raw[exc.start]:02x} is not UTF-8 text") from None
-    markers = any(marker in text for marker in ("<<<<<<<", "=======", ">>>>>>>"))  # a substring test is 20 times faster than the regex
+    markers = any(marker in text for marker in ("<<<<<<<", "=======", ">>>>>>>"))  # three substring tests cost far less than the regex
     if markers and (conflict := _CONFLICT_RE.search(text)):
         raise _Damaged(text.count("\n", 0, conflict.start()) + 1, "it holds a merge conflict")
     lines = KeyLines(text)
@@ -454,7 +449,7 @@ def update(old: Lock, notes: list[tuple[str, RenderedNote]], notetypes: dict[Not
             errors.add(note.location, f"note '{note.note_id}' was published as a {kind} note and is now {note.kind.value}: Anki would skip it as conflicting on every import from now on, and nothing would say so",
                        f"keep its type ({_type_line(kind)}); or give it a new id to publish it as a new note (users get it without review history, and keep the old one until they delete it)")
             continue
-        fresh = NoteEntry(note.key.split("/", 1)[0], deck_name, guid, note.kind.value, note_hash(note), note.source_key, 0, question=question_hash(note))
+        fresh = NoteEntry(note.key.split("/", 1)[0], deck_name, guid, note.kind.value, note.content_hash, note.source_key, 0, question=note.question_hash)
         entry, change, why = _stamped(previous, fresh, note, libraries, now, reason)
         deck = deck_of(deck_name, entry.topic)
         if change == "kept for drift":
@@ -509,7 +504,7 @@ def _same(previous: NoteEntry, deck_name: str, note: RenderedNote) -> bool:
     (what `_stamped` would give for it, without building it)."""
     return (previous.hash == note.content_hash and previous.kind == note.kind.value and previous.deck == deck_name
             and not previous.removed and not previous.was and previous.source == note.source_key
-            and previous.topic == note.key.split("/", 1)[0] and previous.question == question_hash(note))
+            and previous.topic == note.key.split("/", 1)[0] and previous.question == note.question_hash)
 
 
 def _stamped(previous: NoteEntry | None, entry: NoteEntry, note: RenderedNote, libraries: Libraries, now: int, reason: str) -> tuple[NoteEntry, str, str]:
@@ -528,10 +523,6 @@ def _stamped(previous: NoteEntry | None, entry: NoteEntry, note: RenderedNote, l
     return restamped, "changed", reason or _why_changed(previous, restamped, note, libraries)
 
 
-def question_hash(note: RenderedNote) -> str:
-    return note.question_hash
-
-
 def _renamed_by_hand(old: Lock, new_notes: dict[str, NoteEntry], notes: list[tuple[str, RenderedNote]], current: set[str]) -> list[str]:
     """A new note with the question of a note gone in this build: most likely its id was renamed
     in the file, which publishes it as a new note without the old one's history."""
@@ -540,7 +531,7 @@ def _renamed_by_hand(old: Lock, new_notes: dict[str, NoteEntry], notes: list[tup
     for _, note in notes:
         if note.note_id in old.notes or new_notes.get(note.note_id) is None:
             continue
-        was = gone.get(question_hash(note))
+        was = gone.get(note.question_hash)
         if was:
             warnings.append(
                 f"{note.location}: note '{note.note_id}' is new and has the question of '{was}', which is gone: if you renamed the id, Anki adds it as a new note without "

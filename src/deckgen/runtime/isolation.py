@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Iterable
@@ -107,12 +108,15 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
 def die_with_parent(parent: int | None = None) -> None:
     """Linux: the kernel kills this process when its parent dies, even by SIGKILL, so no worker
     outlives the build that started it. `parent`: the pid the caller expects as its parent; if it
     is already gone (it died before this call), exit now."""
     try:
-        _libc().prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+        _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):
         return
     if parent is not None and os.getppid() != parent:
