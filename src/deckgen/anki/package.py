@@ -20,7 +20,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import genanki
 
@@ -57,35 +57,70 @@ class _Model(genanki.Model):
 
 
 class _Deck(genanki.Deck):
-    """A genanki deck whose notes are written with one `executemany` per table.
+    """A genanki deck whose notes are written with one `executemany` per table, or copied from
+    the collection of the deck's own package.
 
     genanki writes a note with two `execute` calls after validating its tags and scanning its
     fields for stray HTML, which is most of the packaging time at 10,000 notes; our fields are
     generated HTML and our tags are validated by the parser, so the rows are built directly,
     exactly as genanki builds them (same ids, columns and card ords).
+
+    A deck whose one-deck package was built from the same inputs (`source`, that package's
+    collection) has those rows already: only their ids differ, by one number, since both count
+    up from their package's first id. They are copied by sqlite with the ids moved, in the same
+    order, so the package has the same bytes either way (tests/test_package_file.py).
     """
 
-    def __init__(self, deck_id: int, name: str, description: str):
+    def __init__(self, deck_id: int, name: str, description: str, source: bytes | None = None):
         super().__init__(deck_id, name, description)
         self.rows: list[tuple] = []  # (mod, guid, model, fields, tags, due)
+        self.source = source
 
     def add_row(self, row: tuple) -> None:
         self.rows.append(row)
-        self.add_model(row[2])  # as genanki does for each note: the package holds the note types its notes use
 
     def write_to_db(self, cursor, timestamp, id_gen):
+        if self.source is not None:  # before this deck's transaction starts: sqlite refuses to replace a database in use
+            cursor.connection.deserialize(self.source, name=_SOURCE)
         super().write_to_db(cursor, timestamp, id_gen)  # the deck and model JSON; self.notes is empty
-        cards = []
+        if self.source is not None:
+            _copy_rows(cursor, id_gen)
+        else:
+            _insert_rows(cursor, self.rows, self.deck_id, id_gen)
+        # One transaction per deck, whichever way its rows came: the number of transactions is in
+        # the file's header.
+        cursor.connection.commit()
 
-        def notes():  # a generator: each note's joined fields exist only until sqlite has them
-            for mod, guid, model, fields, tags, due in self.rows:
-                note_id = next(id_gen)
-                yield (note_id, guid, model.model_id, mod, -1, f" {' '.join(tags)} ", "\x1f".join(fields), fields[model.sort_field_index], 0, 0, "")
-                for ord_ in _card_ords(model, fields):
-                    cards.append((next(id_gen), note_id, self.deck_id, ord_, mod, -1, 0, 0, due, 0, 0, 0, 0, 0, 0, 0, 0, ""))
 
-        cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", notes())
-        cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", cards)
+_SOURCE = "source"  # the schema a deck's own collection is attached as while its rows are copied
+_NOTE_COLUMNS = "guid, mid, mod, usn, tags, flds, sfld, csum, flags, data"
+_CARD_COLUMNS = "did, ord, mod, usn, type, queue, due, ivl, factor, reps, lapses, left, odue, odid, flags, data"
+
+
+def _insert_rows(cursor, rows: list[tuple], deck_id: int, id_gen) -> None:
+    cards = []
+
+    def notes():  # a generator: each note's joined fields exist only until sqlite has them
+        for mod, guid, model, fields, tags, due in rows:
+            note_id = next(id_gen)
+            yield (note_id, guid, model.model_id, mod, -1, f" {' '.join(tags)} ", "\x1f".join(fields), fields[model.sort_field_index], 0, 0, "")
+            for ord_ in _card_ords(model, fields):
+                cards.append((next(id_gen), note_id, deck_id, ord_, mod, -1, 0, 0, due, 0, 0, 0, 0, 0, 0, 0, 0, ""))
+
+    cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", notes())
+    cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", cards)
+
+
+def _copy_rows(cursor, id_gen) -> None:
+    """The notes and cards of the attached one-deck collection, their ids taken from `id_gen`."""
+    first, count = cursor.execute(f"SELECT min(id), count(*) + (SELECT count(*) FROM {_SOURCE}.cards) FROM {_SOURCE}.notes").fetchone()
+    if not count:
+        return
+    shift = next(id_gen) - first
+    if count > 1:
+        next(itertools.islice(id_gen, count - 2, None))  # the other ids the copied rows hold
+    cursor.execute(f"INSERT INTO notes SELECT id + ?1, {_NOTE_COLUMNS} FROM {_SOURCE}.notes ORDER BY id", (shift,))
+    cursor.execute(f"INSERT INTO cards SELECT id + ?1, nid + ?1, {_CARD_COLUMNS} FROM {_SOURCE}.cards ORDER BY id", (shift,))
 
 
 # Every deletion opener counts, nested ones too (`{{c1::a {{c2::b}}}}` makes cards 1 and 2, as in
@@ -129,24 +164,39 @@ class Stamps:
     type_mods: dict[str, int]
 
 
+class Collections(Protocol):
+    """The collections of one-topic packages, kept between builds by the caller (builder/store),
+    each under the key of its package: what the package of all topics copies its rows from."""
+
+    def get(self, deck_id: str) -> bytes | None: ...
+
+    def put(self, deck_id: str, collection: bytes) -> None: ...
+
+
 def build_packages(outputs: dict[str, list[CompiledTopic]], notetypes, stamps: Stamps, media: dict[str, Path], jobs: int = 0,
-                   scratch: Path | None = None) -> dict[str, bytes]:
+                   scratch: Path | None = None, collections: Collections | None = None) -> dict[str, bytes]:
     """Build every package; the biggest (the one holding all topics) is built in a second process
     when the others hold about as many notes, as in a full build. When they hold few (a rebuild
-    after an edit), forking would cost more than it saves. `scratch`: a folder for the
-    collections of big packages while they are written (see `_collection`)."""
+    after an edit), forking would cost more than it saves: the packages of one topic are built
+    first, then the package of all topics copies their rows, and those of the unchanged topics
+    from `collections`. `scratch`: a folder for the collections of big packages while they are
+    written (see `_collection`)."""
     sizes = {name: sum(len(t.notes) for t in topics) for name, topics in outputs.items()}
     biggest = max(sizes, key=lambda name: sizes[name], default=None)
     workers = jobs or os.cpu_count() or 1
-    args = (notetypes, stamps, media, scratch)
+    args = (notetypes, stamps, media, scratch, collections)
     if workers < 2 or biggest is None or sum(sizes.values()) - sizes[biggest] < PARALLEL_MIN_NOTES:
-        return {name: build_package(topics, *args) for name, topics in outputs.items()}
+        built = {name: build_package(topics, *args) for name, topics in outputs.items() if name != biggest}
+        if biggest is not None:
+            built[biggest] = build_package(outputs[biggest], *args)
+        return {name: built[name] for name in outputs}
     import multiprocessing
 
     # One forked process and a pipe: a Pool of one costs three times as long to start and stop.
+    # It builds from the notes: the collections it could copy are being built beside it.
     context = multiprocessing.get_context("fork")
     link, child_link = context.Pipe(duplex=False)
-    child = context.Process(target=_build_and_send, args=(child_link, outputs[biggest], os.getpid(), *args), daemon=True)
+    child = context.Process(target=_build_and_send, args=(child_link, outputs[biggest], os.getpid(), *args[:-1]), daemon=True)
     child.start()
     child_link.close()
     try:
@@ -180,35 +230,47 @@ def _build_and_send(link: Connection, topics: list[CompiledTopic], parent: int, 
 
 
 def build_package(topics: list[CompiledTopic], notetypes: dict[NoteKind, NoteType], stamps: Stamps, media: dict[str, Path],
-                  scratch: Path | None = None) -> bytes:
-    """One package holding `topics` as decks; `media` maps file names to files on disk."""
+                  scratch: Path | None = None, collections: Collections | None = None) -> bytes:
+    """One package holding `topics` as decks; `media` maps file names to files on disk. The
+    collection of a one-topic package is given to `collections`; a package of several topics
+    copies the rows of each topic whose collection `collections` has."""
     note_mods, type_mods = stamps.note_mods, stamps.type_mods
     models = {kind: _Model(nt, type_mods[kind.value]) for kind, nt in notetypes.items()}
     decks: list[_Deck] = []
     used_media: set[str] = set()
     for topic in topics:
-        deck = _Deck(deck_number(topic.deck_name), topic.deck_name, _description(topic.description))
+        source = collections.get(topic.deck_id) if collections is not None and len(topics) > 1 else None
+        deck = _Deck(deck_number(topic.deck_name), topic.deck_name, _description(topic.description), source)
         for position, note in enumerate(topic.notes):
-            deck.add_row((note_mods[note.key], stamps.guids[note.key], models[note.kind], note.fields, note.tags, position))
+            model = models[note.kind]
+            deck.add_model(model)  # as genanki does for each note: the package holds the note types its notes use
+            if source is None:
+                deck.add_row((note_mods[note.key], stamps.guids[note.key], model, note.fields, note.tags, position))
             used_media.update(note.media)
         decks.append(deck)
     # Ids and the collection's own times come from the newest change in *this* package, so a
     # package whose notes did not change keeps its bytes.
     newest = max([*(note_mods[n.key] for t in topics for n in t.notes), *type_mods.values(), 1])
     in_file = scratch is not None and sum(len(t.notes) for t in topics) >= FILE_MIN_NOTES
-    return _zip(genanki.Package(decks), newest, {name: media[name] for name in sorted(used_media)}, scratch if in_file else None)
+    package, collection = _zip(genanki.Package(decks), newest, {name: media[name] for name in sorted(used_media)}, scratch if in_file else None)
+    if collections is not None and len(topics) == 1 and collection:
+        collections.put(topics[0].deck_id, collection)
+    return package
 
 
 def _description(text: str) -> str:
     return text.replace("\n", "<br>") if text else ""
 
 
-def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path], scratch: Path | None) -> bytes:
+def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path], scratch: Path | None) -> tuple[bytes, bytes]:
+    """The package's bytes, and its collection's when it was written in memory (b"" otherwise)."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
         if scratch is None:
-            _add(z, "collection.anki2", _collection(package, timestamp, ":memory:"))
+            collection = _collection(package, timestamp, ":memory:")
+            _add(z, "collection.anki2", collection)
         else:
+            collection = b""
             with tempfile.TemporaryDirectory(dir=scratch, prefix=".package-") as folder:
                 path = Path(folder) / "collection.anki2"
                 _collection(package, timestamp, str(path))
@@ -218,7 +280,7 @@ def _zip(package: genanki.Package, timestamp: int, media: dict[str, Path], scrat
         _add(z, "media", json.dumps({str(i): name for i, name in enumerate(names)}).encode())
         for i, name in enumerate(names):
             _add(z, str(i), media[name].read_bytes())
-    return out.getvalue()
+    return out.getvalue(), collection
 
 
 def _collection(package: genanki.Package, timestamp: int, where: str) -> bytes:
@@ -229,6 +291,8 @@ def _collection(package: genanki.Package, timestamp: int, where: str) -> bytes:
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
+        if any(deck.source is not None for deck in package.decks):
+            conn.execute(f"ATTACH ':memory:' AS {_SOURCE}")
         # Ids come from the newest mod, not the clock, so the same inputs give the same bytes.
         package.write_to_db(conn.cursor(), timestamp, itertools.count(timestamp * 1000))
         conn.commit()

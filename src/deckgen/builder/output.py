@@ -22,7 +22,7 @@ from deckgen.builder.store import BuildState
 from deckgen.config import ALL_PACKAGE, BuildConfig
 from deckgen.errors import BuildFailed, ContentError
 from deckgen.records import BuildReport, CompiledTopic, Location, NoteKind
-from deckgen.runtime.cache import atomic_write
+from deckgen.runtime.cache import Cache, atomic_write
 from deckgen.runtime.keys import sha256
 from deckgen.syntax import WARNING_RE
 
@@ -93,7 +93,9 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
     lock = planned.lock
     keys = package_keys(planned.outputs, planned.notetypes, planned.hashes, planned.stamps)
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
-    packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs, config.cache_dir)
+    collections = store.TopicCollections(Cache(config.cache_dir), {topics[0].deck_id: keys[name] for name, topics in planned.outputs.items() if len(topics) == 1})
+    packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs,
+                              config.cache_dir, collections)
     lock_bytes = lockfile.dumps(lock.lock).encode()
     report = BuildReport(
         packages=tuple(str(config.dist_dir / name) for name in sorted(planned.outputs)),

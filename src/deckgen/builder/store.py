@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from deckgen.config import BuildConfig
 from deckgen.records import CompiledTopic
 from deckgen.runtime.cache import Cache, atomic_write
-from deckgen.runtime.keys import Kind, parsed_key, topic_key
+from deckgen.runtime.keys import Kind, parsed_key, topic_key, versioned
 
 if TYPE_CHECKING:
     from deckgen.source.parse import NoteMemo
@@ -88,6 +88,29 @@ def load_parsed(cache: Cache, path: str) -> NoteMemo:
 def save_parsed(cache: Cache, path: str, memo: NoteMemo) -> None:
     if memo.changed():
         cache.put_records(Kind.PARSED, parsed_key(path), memo.now)
+
+
+class TopicCollections:
+    """The collection of each topic's own package, kept for the package of all topics to copy
+    (anki/package.Collections). One entry per topic, replaced when the topic's package is: the
+    cache does not grow by a collection at each edit. An entry is used only under the package key
+    it was built with, so it holds the rows the topic's notes would make now."""
+
+    def __init__(self, cache: Cache, keys: dict[str, str]):
+        self.cache = cache
+        self.keys = keys  # deck id -> the package key of the topic's own package
+
+    def get(self, deck_id: str) -> bytes | None:
+        key = self.keys.get(deck_id)
+        raw = self.cache.get(Kind.COLLECTION, versioned(Kind.COLLECTION, deck_id)) if key else None
+        if key is None or raw is None:
+            return None
+        built_for, _, collection = raw.partition(b"\n")
+        return collection if built_for == key.encode() else None
+
+    def put(self, deck_id: str, collection: bytes) -> None:
+        if key := self.keys.get(deck_id):
+            self.cache.put(Kind.COLLECTION, versioned(Kind.COLLECTION, deck_id), key.encode() + b"\n" + collection)
 
 
 STATE = "state.json"

@@ -31,12 +31,13 @@ class Kind(StrEnum):
     TOPIC_DEPS = "topic-deps"  # the figures and referenced notes of a compiled topic (to find its full key)
     PARSED = "parsed"  # the notes of one topic file as the parser found them, by their lines
     MATH_SVG = "mathsvg"  # one formula drawn as SVG (--math-images)
+    COLLECTION = "collection"  # the collection of one topic's package, the latest only (copied into the package of all topics)
     NOTE = "note"  # not stored: the inputs of one note's rendered fields
     PACKAGE = "package"  # not stored: the inputs of one .apkg's bytes
     INPUTS = "inputs"  # not stored: everything a build reads
 
 
-STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.PARSED, Kind.MATH_SVG})  # kinds the cache holds
+STORED = frozenset({Kind.FIGURE, Kind.SYMPY, Kind.TOPIC, Kind.TOPIC_DEPS, Kind.PARSED, Kind.MATH_SVG, Kind.COLLECTION})  # kinds the cache holds
 
 VERSIONS = {
     Kind.FIGURE: "3",  # 3: rendered in a confined worker (results of unconfined runs are not reused)
@@ -45,6 +46,7 @@ VERSIONS = {
     Kind.TOPIC_DEPS: "1",
     Kind.PARSED: "1",
     Kind.MATH_SVG: "1",
+    Kind.COLLECTION: "1",
     Kind.NOTE: "1",
     Kind.PACKAGE: "1",
     Kind.INPUTS: "1",
