@@ -2,7 +2,7 @@
 never hides a problem or a moved line."""
 from __future__ import annotations
 
-from conftest import topic
+from conftest import read_package, topic
 from deckgen import BuildConfig, build
 from deckgen.builder import store
 from deckgen.errors import BuildFailed, ErrorList
@@ -28,7 +28,7 @@ def test_unchanged_notes_are_taken_from_the_memo_and_edited_ones_parsed_again():
     after = _parse(text.replace("答案 2：", "答案 2（改）："), again)
     assert [note_id for note_id in after if after[note_id] is before[note_id]] == ["a-q0", "a-q1", "a-q3", "a-q4"]
     assert "（改）" in after["a-q2"].back and after["a-q2"] == _parse(text.replace("答案 2：", "答案 2（改）："), NoteMemo())["a-q2"]
-    assert set(again.now) != set(first.now) and again.changed()
+    assert set(again.now) != set(first.now) and again.worth_saving()  # one note in five
 
 
 def test_a_note_below_an_added_line_is_parsed_again_with_its_new_line():
@@ -78,6 +78,29 @@ def test_the_notes_of_a_file_are_remembered_from_its_first_edit_on(project):
     build(BuildConfig(root=root))
     assert len(store.load_parsed(cache, PATH).earlier) == 4
     assert cache.get(Kind.PARSED, parsed_key("content/b.md")) is None
+
+
+def test_a_small_edit_keeps_the_memo_and_a_bigger_one_renews_it(project):
+    """Writing the memo costs about what parsing a tenth of the file does: after an edit of one
+    note in thirty, the next build parses two notes rather than paying for a new memo."""
+    root = project({PATH: topic("a", 30)})
+    build(BuildConfig(root=root))
+    path = root / PATH
+    cache = Cache(root / ".deckgen-cache")
+    path.write_text(path.read_text(encoding="utf-8").replace("答案 1：", "答案 1（改）："), encoding="utf-8")
+    build(BuildConfig(root=root))
+    first = store.load_parsed(cache, PATH).earlier
+    assert len(first) == 30
+    path.write_text(path.read_text(encoding="utf-8").replace("答案 2：", "答案 2（改）："), encoding="utf-8")
+    report = build(BuildConfig(root=root))
+    assert store.load_parsed(cache, PATH).earlier.keys() == first.keys()  # one note in thirty: not written again
+    answers = [note.fields[1] for note in read_package(root / "dist/all.apkg").notes]
+    assert report.notes == 30 and sum("（改）" in answer for answer in answers) == 2  # the note the memo missed is parsed
+    for i in range(3, 7):
+        path.write_text(path.read_text(encoding="utf-8").replace(f"答案 {i}：", f"答案 {i}（改）："), encoding="utf-8")
+    build(BuildConfig(root=root))
+    renewed = store.load_parsed(cache, PATH).earlier
+    assert len(renewed) == 30 and len(renewed.keys() - first.keys()) == 5  # notes 2 to 6 now, as they are
 
 
 def test_an_unreadable_memo_is_parsed_again(project):

@@ -86,7 +86,7 @@ def load_parsed(cache: Cache, path: str) -> NoteMemo:
 
 
 def save_parsed(cache: Cache, path: str, memo: NoteMemo) -> None:
-    if memo.changed():
+    if memo.worth_saving():
         cache.put_records(Kind.PARSED, parsed_key(path), memo.now)
 
 
