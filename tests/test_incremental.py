@@ -40,6 +40,23 @@ def test_one_note_edit_renders_one_note_and_rewrites_only_its_packages(project):
     assert [d.changed for d in report.changes] == [("a/a-q7",)]
 
 
+def test_a_one_note_edit_loads_no_worker_machinery_and_no_asyncio(project):
+    """What an edit waits for includes every module it imports: it starts no process (so no
+    multiprocessing), and genanki's `cached_property` backport, which imports asyncio, is not
+    loaded (package.py lets functools.cached_property stand in)."""
+    root = make(project)
+    assert run_deckgen(root).code == 0
+    path = root / "content/a.md"
+    path.write_text(path.read_text(encoding="utf-8").replace("答案 7：", "答案 7（改）："), encoding="utf-8")
+    probe = (
+        "import sys; from deckgen.cli import main; code = main(['--root', sys.argv[1], '-q']);"
+        "import functools; loaded = [m for m in ('multiprocessing', 'concurrent.futures', 'asyncio') if m in sys.modules];"
+        "print(code, 'genanki' in sys.modules, sys.modules['cached_property'].cached_property is functools.cached_property, loaded)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "0 True True []", out.stdout + out.stderr
+
+
 def test_moving_lines_keeps_rendering_but_updates_locations(project):
     root = make(project)
     build(BuildConfig(root=root))

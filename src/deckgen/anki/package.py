@@ -10,18 +10,28 @@ fixed order. This is the only module that imports genanki.
 """
 from __future__ import annotations
 
+import functools
 import io
 import itertools
 import json
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
+import types
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+# genanki decorates one method with the `cached_property` backport, which imports asyncio for
+# coroutine support genanki does not use: 13 ms of a 0.5 s one-note edit. The standard library's
+# functools.cached_property is the same descriptor for a plain method, and stands in for the
+# backport unless something loaded the backport already.
+if "cached_property" not in sys.modules:
+    sys.modules["cached_property"] = _stand_in = types.ModuleType("cached_property", "functools.cached_property, for genanki")
+    _stand_in.cached_property = functools.cached_property  # type: ignore[attr-defined]
 import genanki
 
 from deckgen.anki.notetypes import NoteType, deck_number
