@@ -60,14 +60,16 @@ class Planned:
         return build_package(self.outputs[name], self.notetypes, self.stamps, media)
 
 
-def plan(config: BuildConfig, gathered: Gathered) -> Planned:
-    """Mod times and GUIDs from the lock file, and which topics go into which package."""
+def plan(config: BuildConfig, gathered: Gathered, state: BuildState | None = None) -> Planned:
+    """Mod times and GUIDs from the lock file, and which topics go into which package. `state`:
+    the last build's, whose lock file (when it is still the one in the project) need not be
+    encoded again where it did not change."""
     from deckgen.anki import lockfile, pins
     from deckgen.anki.notetypes import note_types
     from deckgen.anki.package import Stamps
 
     types = note_types(config.language, config.extra_css)
-    old_lock = lockfile.load(config.lock_path, config.display(config.lock_path))
+    old_lock = lockfile.load(config.lock_path, config.display(config.lock_path), state.lock if state else "")
     pairs = [(topic.deck_name, note) for topic in gathered.topics for note in topic.notes]
     libraries = pins.libraries(config.root, old_lock.libraries)
     lock = lockfile.update(old_lock, pairs, types, libraries, config.now)
@@ -89,7 +91,7 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
     from deckgen.anki import lockfile
     from deckgen.anki.package import build_packages, package_keys  # deferred: genanki only when writing
 
-    planned = plan(config, gathered)
+    planned = plan(config, gathered, state)
     lock = planned.lock
     keys = package_keys(planned.outputs, planned.notetypes, planned.hashes, planned.stamps)
     kept = _intact_outputs(config, state, keys)  # packages whose inputs did not change: not rebuilt
@@ -97,6 +99,7 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
     packages = build_packages({n: t for n, t in planned.outputs.items() if n not in kept}, planned.notetypes, planned.stamps, gathered.media_files, config.jobs,
                               config.cache_dir, collections)
     lock_bytes = lockfile.dumps(lock.lock).encode()
+    lock_sha = sha256(lock_bytes)
     report = BuildReport(
         packages=tuple(str(config.dist_dir / name) for name in sorted(planned.outputs)),
         written=(),
@@ -107,11 +110,12 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
         notices=lock.notices,
     )
     report = merge_pending(config, report)  # what an interrupted build had not reported yet
-    pending.write(config.cache_dir, sha256(lock_bytes), report)
+    pending.write(config.cache_dir, lock_sha, report)
     written = _replace_outputs(config, packages, lock_bytes)
     _remove_stale_outputs(config, state, planned.outputs)
     store.save_state(config.cache_dir, BuildState(
-        inputs=inputs.key(sha256(lock_bytes)),
+        inputs=inputs.key(lock_sha),
+        lock=lock_sha,
         outputs=dict(kept, **{name: sha256(data) for name, data in packages.items()}),
         package_keys=keys,
         code=inputs.code,

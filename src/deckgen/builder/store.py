@@ -33,6 +33,7 @@ class BuildState:
     topics: dict[str, str] = field(default_factory=dict)  # topic path -> compiled topic key
     notes: int = 0
     warnings: tuple[str, ...] = ()
+    lock: str = ""  # sha256 of the deckgen.lock it wrote
 
 
 def load_deps(cache: Cache, base: str) -> dict[str, Any] | None:
