@@ -132,8 +132,10 @@ def load(path: Path, display: str | None = None, written: str = "") -> Lock:
     except FileNotFoundError:
         return Lock(libraries=None, path=name)
     try:
-        lock = _parse(raw, name)
-        return dataclasses.replace(lock, texts=_note_lines(raw, lock.notes)) if written and sha256(raw) == written else lock
+        if written and sha256(raw) == written:  # the bytes `dumps` wrote: well-formed, no key twice
+            lock = _parse(raw, name, trusted=True)
+            return dataclasses.replace(lock, texts=_note_lines(raw, lock.notes))
+        return _parse(raw, name)
     except _Damaged as damage:
         raise BuildFailed([ContentError(Location(name, damage.line), f"the lock file is damaged: {damage.what}", _fix(damage.what))]) from None
 
@@ -146,7 +148,7 @@ def _fix(what: str) -> str:
     return RESTORE
 
 
-def _parse(raw: bytes, name: str) -> Lock:
+def _parse(raw: bytes, name: str, trusted: bool = False) -> Lock:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -156,7 +158,7 @@ def _parse(raw: bytes, name: str) -> Lock:
         raise _Damaged(text.count("\n", 0, conflict.start()) + 1, "it holds a merge conflict")
     lines = KeyLines(text)
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates)
+        data = json.loads(text) if trusted else json.loads(text, object_pairs_hook=_no_duplicates)
     except json.JSONDecodeError as exc:
         raise _Damaged(exc.lineno, f"not valid JSON ({exc.msg})") from None
     except _DuplicateKey as exc:
@@ -173,7 +175,8 @@ def _parse(raw: bytes, name: str) -> Lock:
     for lib, version_text in libraries.items():
         if not isinstance(version_text, str):
             raise _Damaged(lines.get(("", "libraries"), 1), f"the version of {lib} is not a string")
-    notes = {note_id: _note_entry(note_id, value, lines) for note_id, value in _mapping(data, "notes", lines, ("", "notes")).items()}
+    found = _mapping(data, "notes", lines, ("", "notes"))
+    notes = {note_id: _entry_of(value) for note_id, value in found.items()} if trusted else {note_id: _note_entry(note_id, value, lines) for note_id, value in found.items()}
     types = {kind: _type_entry(kind, value, lines) for kind, value in _mapping(data, "notetypes", lines, ("", "notetypes")).items()}
     _check_guids_unique(notes, lines)
     return Lock(notes, types, dict(libraries), lines, name)
@@ -252,9 +255,13 @@ def _integer(value: object) -> bool:
 def _note_entry(note_id: str, value: object, lines: KeyLines) -> NoteEntry:
     if _well_formed(value):
         assert isinstance(value, dict)
-        return NoteEntry(value["topic"], value["deck"], value["guid"], value["kind"], value["hash"], value["source"], value["mod"],
-                         tuple(value.get("earlier", ())), value.get("removed", False), value.get("was", ""), value.get("question", ""))
+        return _entry_of(value)
     return _checked_note_entry(note_id, value, lines)
+
+
+def _entry_of(value: dict) -> NoteEntry:
+    return NoteEntry(value["topic"], value["deck"], value["guid"], value["kind"], value["hash"], value["source"], value["mod"],
+                     tuple(value.get("earlier", ())), value.get("removed", False), value.get("was", ""), value.get("question", ""))
 
 
 def _well_formed(value: object) -> bool:
