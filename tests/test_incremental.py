@@ -17,13 +17,8 @@ def test_noop_rebuild_writes_nothing_and_imports_no_heavy_library(project):
     root = make(project)
     assert run_deckgen(root).code == 0  # a child process, like the probe: both hash the same deckgen code
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (root / "dist").iterdir()}
-    probe = (
-        "import sys; from deckgen.cli import main; code = main(['--root', sys.argv[1], '-q']);"
-        "heavy = [m for m in ('genanki', 'sympy', 'matplotlib', 'markdown', 'pygments', 'numpy', 'yaml') if m in sys.modules];"
-        "print(code, heavy)"
-    )
-    out = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, cwd=REPO, check=True)
-    assert out.stdout.strip() == "0 []", out.stdout + out.stderr
+    heavy = "[m for m in ('genanki', 'sympy', 'matplotlib', 'markdown', 'pygments', 'numpy', 'yaml') if m in sys.modules]"
+    assert _built_in_a_child(root, heavy) == "0 []"
     after = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (root / "dist").iterdir()}
     assert after == before
 
@@ -48,13 +43,17 @@ def test_a_one_note_edit_loads_no_worker_machinery_and_no_asyncio(project):
     assert run_deckgen(root).code == 0
     path = root / "content/a.md"
     path.write_text(path.read_text(encoding="utf-8").replace("答案 7：", "答案 7（改）："), encoding="utf-8")
-    probe = (
-        "import sys; from deckgen.cli import main; code = main(['--root', sys.argv[1], '-q']);"
-        "import functools; loaded = [m for m in ('multiprocessing', 'concurrent.futures', 'asyncio') if m in sys.modules];"
-        "print(code, 'genanki' in sys.modules, sys.modules['cached_property'].cached_property is functools.cached_property, loaded)"
-    )
+    loaded = ("'genanki' in sys.modules, sys.modules['cached_property'].cached_property is functools.cached_property,"
+              "[m for m in ('multiprocessing', 'concurrent.futures', 'asyncio') if m in sys.modules]")
+    assert _built_in_a_child(root, loaded) == "0 True True []"
+
+
+def _built_in_a_child(root: Path, then: str) -> str:
+    """Build `root` in a new interpreter; what it prints: the exit code, then `then` (Python
+    evaluated after the build, e.g. over sys.modules)."""
+    probe = f"import functools, sys; from deckgen.cli import main; code = main(['--root', sys.argv[1], '-q']); print(code, {then})"
     out = subprocess.run([sys.executable, "-c", probe, str(root)], capture_output=True, text=True, cwd=REPO, check=True)
-    assert out.stdout.strip() == "0 True True []", out.stdout + out.stderr
+    return out.stdout.strip() or out.stderr
 
 
 def test_moving_lines_keeps_rendering_but_updates_locations(project):
