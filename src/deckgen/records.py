@@ -133,8 +133,8 @@ class RenderedNote:
     render_key: str = ""  # hash of everything the fields were rendered from
     source_key: str = ""  # hash of what the author wrote for it (no library's output): see lockfile
 
-    @property
-    def note_id(self) -> str:
+    @cached_property
+    def note_id(self) -> str:  # asked for several times per note by the lock file's update
         return self.key.split("/", 1)[1]
 
     @property

@@ -103,11 +103,6 @@ class NoteType:
         }
 
 
-def card_css() -> str:
-    """The card stylesheet plus Pygments' day and night code colours."""
-    return own_css() + code_css()
-
-
 def own_css() -> str:
     return resources.files("deckgen.data").joinpath("card.css").read_text(encoding="utf-8")
 
@@ -125,7 +120,8 @@ def code_css() -> str:
 
 def note_types(language: str = "zh", extra_css: str = "") -> dict[NoteKind, NoteType]:
     """The note types, labelled in `language`, with the project's own CSS (deckgen.toml) last."""
-    css, library_css = card_css(), code_css()
+    library_css = code_css()  # Pygments' day and night code colours, after the card stylesheet
+    css = own_css() + library_css
     if extra_css:
         css += f"\n/* the project's own style (deckgen.toml: css) */\n{extra_css}\n"
     names, card_names = NAMES[language], CARD_NAMES[language]
