@@ -48,7 +48,10 @@ class Cache:
 
     def put(self, kind: Kind, key: str, payload: bytes) -> None:
         path = self._path(kind, key)
-        atomic_write(path, _MAGIC + sha256(payload).encode() + b"\n" + payload)
+        # Not synced to disk: an entry a crash loses or tears is a miss (its checksum says so).
+        # A cold build of 10,000 notes synced 51 files, 30 of them cache entries (about 1 ms each
+        # here); at 100,000 notes about 300.
+        atomic_write(path, _MAGIC + sha256(payload).encode() + b"\n" + payload, durable=False)
 
     def get_json(self, kind: Kind, key: str) -> Any:
         raw = self.get(kind, key)
@@ -98,8 +101,9 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that readers see the old file or the new one, never a mix."""
+def atomic_write(path: Path, data: bytes, durable: bool = True) -> None:
+    """Write `data` to `path` so that readers see the old file or the new one, never a mix;
+    `durable`: on disk before it replaces the old one (what a crash must not lose)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -107,8 +111,9 @@ def atomic_write(path: Path, data: bytes) -> None:
         os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
