@@ -81,7 +81,7 @@ class _Deck(genanki.Deck):
     order, so the package has the same bytes either way (tests/test_package_file.py).
     """
 
-    def __init__(self, deck_id: int, name: str, description: str, source: bytes | None = None):
+    def __init__(self, deck_id: int, name: str, description: str, source: bytes | memoryview | None = None):
         super().__init__(deck_id, name, description)
         self.rows: list[tuple] = []  # (mod, guid, model, fields, tags, due)
         self.source = source
@@ -178,7 +178,7 @@ class Collections(Protocol):
     """The collections of one-topic packages, kept between builds by the caller (builder/store),
     each under the key of its package: what the package of all topics copies its rows from."""
 
-    def get(self, deck_id: str) -> bytes | None: ...
+    def get(self, deck_id: str) -> bytes | memoryview | None: ...
 
     def put(self, deck_id: str, collection: bytes) -> None: ...
 

@@ -101,13 +101,13 @@ class TopicCollections:
         self.cache = cache
         self.keys = keys  # deck id -> the package key of the topic's own package
 
-    def get(self, deck_id: str) -> bytes | None:
+    def get(self, deck_id: str) -> memoryview | None:
         key = self.keys.get(deck_id)
-        raw = self.cache.get(Kind.COLLECTION, versioned(Kind.COLLECTION, deck_id)) if key else None
-        if key is None or raw is None:
+        entry = self.cache.get_view(Kind.COLLECTION, versioned(Kind.COLLECTION, deck_id)) if key else None
+        if key is None or entry is None:
             return None
-        built_for, _, collection = raw.partition(b"\n")
-        return collection if built_for == key.encode() else None
+        built_for = key.encode() + b"\n"  # not split off: the collection is not copied
+        return entry[len(built_for):] if entry[:len(built_for)] == built_for else None
 
     def put(self, deck_id: str, collection: bytes) -> None:
         if key := self.keys.get(deck_id):

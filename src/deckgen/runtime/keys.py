@@ -74,7 +74,7 @@ def versioned(kind: Kind, *parts: object) -> str:
     return key_for(kind.value, VERSIONS[kind], *parts)
 
 
-def sha256(data: bytes) -> str:
+def sha256(data: bytes | memoryview) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
