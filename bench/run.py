@@ -14,7 +14,9 @@ first run and as pip leaves genanki and the peer), `mdankideck` from its own vir
 bench/floor.py. For each run: wall time, CPU time of the child and everything it waited for (user
 + system; far less disturbed by other load on the machine than wall time), and peak RSS as
 `wait4` reports it (the largest single process of the child's tree). Medians over the runs,
-with min and max, and the load average when each measurement started.
+with min and max, and the load average when each measurement started. The floor runs just
+before each of our runs on synthetic content, and a ratio to it is the median of the ratios of
+those pairs: alternated runs, so that the machine's drift during the benchmark is not a ratio.
 """
 from __future__ import annotations
 
@@ -143,9 +145,10 @@ def _timed(runs: int, prepare, command) -> tuple[list[Sample], float]:
     return samples, load
 
 
-def measure_deckgen(label: str, root: Path, commands: Commands, runs: int, cold_runs: int, figures: bool) -> list[Row]:
+def measure_deckgen(label: str, root: Path, commands: Commands, runs: int, cold_runs: int, figures: bool, floor: Floor | None = None) -> list[Row]:
     """Cold builds, no-op rebuilds, one-note edits and (for synthetic content) cold builds with the
-    figures cached and one-figure edits."""
+    figures cached and one-figure edits. With `floor`, the floor runs next to each of our runs
+    (before it, once the first build has made its input), and each row keeps those times."""
     scenarios = [(COLD, cold_runs, lambda run: clean(root))]
     if figures:  # the per-note work alone: what the 10,000-note cold target is about
         scenarios.append((WARM, cold_runs, lambda run: clean(root, keep_figures=True)))
@@ -154,10 +157,52 @@ def measure_deckgen(label: str, root: Path, commands: Commands, runs: int, cold_
         scenarios.append((FIGURE, runs, lambda run: generate.edit_figure(root, run)))
     rows = []
     for build, times, prepare in scenarios:
-        samples, load = _timed(times, prepare, lambda: commands.build(root))
-        rows.append(Row(label, build, samples, load))
+        load, samples, beside = os.getloadavg()[0], [], []
+        for run in range(1, times + 1):
+            prepare(run)
+            before = floor.sample() if floor is not None and floor.ready() else None
+            samples.append(commands.build(root))
+            if floor is not None:
+                if before is None:  # this build made the floor's input: the floor runs just after it
+                    floor.start()
+                    before = floor.sample()
+                beside.append(before.wall)
+        rows.append(Row(label, build, samples, load, notes={"floor_beside": beside} if beside else {}))
         _progress(rows[-1])
     return rows
+
+
+class Floor:
+    """genanki alone writing deckgen's packages from the finished HTML of the project's first
+    build. Measured beside each of our runs, so that each ratio to it compares two runs made one
+    after the other: this machine's speed drifts by a fifth within minutes, which a floor measured
+    once at the end (as before) turned into ratios."""
+
+    def __init__(self, root: Path):
+        # In a child process: loading 10,000 notes here would grow this process, and a child's
+        # ru_maxrss starts from its parent's size at fork (see `run_child`).
+        self.root, self.source, self.out = root, root.parent / f"{root.name}-floor-in", root.parent / f"{root.name}-floor-out"
+        self.samples: list[Sample] = []
+        self.load = 0.0
+
+    def ready(self) -> bool:
+        return (self.source / "notes.json").exists()
+
+    def start(self) -> None:
+        """Take the notes from the project's all.apkg (untimed)."""
+        shutil.rmtree(self.source, ignore_errors=True)
+        subprocess.run([sys.executable, str(HERE / "floor.py"), "--extract", str(self.root / "dist" / "all.apkg"), str(self.source)], check=True)
+        self.load = os.getloadavg()[0]
+
+    def sample(self) -> Sample:
+        _empty(self.out)
+        self.samples.append(run_child([sys.executable, str(HERE / "floor.py"), str(self.source / "notes.json"), str(self.out)]))
+        return self.samples[-1]
+
+    def row(self, label: str) -> Row:
+        result = Row(label, FLOOR, self.samples, self.load)
+        _progress(result)
+        return result
 
 
 def measure_under_load(label: str, root: Path, commands: Commands) -> Row:
@@ -182,19 +227,6 @@ def measure_peer(label: str, root: Path, commands: Commands, runs: int) -> Row:
     notes = peer.convert(root / "content", source)
     samples, load = _timed(runs, lambda run: _empty(out), lambda: run_child([str(commands.mdankideck), str(source), str(out)]))
     result = Row(label, PEER, samples, load, notes={"notes": notes})
-    _progress(result)
-    return result
-
-
-def measure_floor(label: str, root: Path, runs: int) -> Row:
-    """genanki alone writing deckgen's packages from the finished HTML of the last build."""
-    # In a child process: loading 10,000 notes here would grow this process, and a child's
-    # ru_maxrss starts from its parent's size at fork (see `run_child`).
-    dest = root.parent / f"{root.name}-floor-in"
-    subprocess.run([sys.executable, str(HERE / "floor.py"), "--extract", str(root / "dist" / "all.apkg"), str(dest)], check=True)
-    out = root.parent / f"{root.name}-floor-out"
-    samples, load = _timed(runs, lambda run: _empty(out), lambda: run_child([sys.executable, str(HERE / "floor.py"), str(dest / "notes.json"), str(out)]))
-    result = Row(label, FLOOR, samples, load)
     _progress(result)
     return result
 
@@ -241,11 +273,13 @@ def benchmark(args) -> dict:
             shutil.rmtree(root, ignore_errors=True)
             generate.generate(root, notes, args.topics or max(10, notes // 1000))
             cold_runs = args.runs
-        rows += measure_deckgen(label, root, commands, args.runs, cold_runs, notes is not None)
+        floor = Floor(root) if notes is not None else None
+        shutil.rmtree(root.parent / f"{root.name}-floor-in", ignore_errors=True)
+        rows += measure_deckgen(label, root, commands, args.runs, cold_runs, notes is not None, floor)
         if notes is None and args.under_load:
             rows.append(measure_under_load(label, root, commands))
-        if notes is not None:
-            rows.append(measure_floor(label, root, args.runs))
+        if floor is not None:
+            rows.append(floor.row(label))
             if args.peer:
                 rows.append(measure_peer(label, root, commands, args.peer_runs or args.runs))
     return {
@@ -277,7 +311,6 @@ def table(results: dict) -> str:
     rows = rows_of(results)
     peer_time = {r.content: r.median() for r in rows if r.build == PEER}
     peer_cpu = {r.content: r.median("cpu") for r in rows if r.build == PEER}
-    floor_time = {r.content: r.median() for r in rows if r.build == FLOOR}
     m = results["machine"]
     lines = [
         f"Measured {m['started']['time']} on {m['cpus']} cores, Python {m['python']}, commit {m['commit']}; "
@@ -291,7 +324,8 @@ def table(results: dict) -> str:
     for r in rows:
         lo, hi = r.spread()
         rss = max(s.rss_mb for s in r.samples)
-        floor = f"{r.median() / floor_time[r.content]:.2f}" if r.content in floor_time else "–"
+        to_floor = floor_ratio(r, rows)
+        floor = f"{to_floor:.2f}" if to_floor is not None else "–"
         ratio = f"{r.median() / peer_time[r.content]:.2f}" if r.content in peer_time else "–"
         cpu_ratio = f"{r.median('cpu') / peer_cpu[r.content]:.2f}" if r.content in peer_cpu else "–"
         lines.append(
@@ -308,7 +342,8 @@ def table(results: dict) -> str:
         "converted to its format (figures become local PNG files; it renders no math and computes no figures). "
         "× peer is our median (wall or CPU) divided by markdown-anki-decks' median on the same content.",
         "- genanki floor: genanki alone writing the packages deckgen writes (one per topic plus all.apkg) from the "
-        "finished HTML, in one process. × floor is our median wall time divided by the floor's on the same content.",
+        "finished HTML, in one process, run beside each of our runs (just before it). × floor is the median over our runs of "
+        "our wall time divided by that of the floor run beside it.",
         f"- targets (issue 18), judged within this run: cold with figures cached ≤ {FLOOR_RATIO[WARM]:g}× the floor and ≥ {PEER_SPEEDUP:g}× "
         f"faster than markdown-anki-decks; one-note edit ≤ {FLOOR_RATIO[NOTE]:g}× the floor; no-op ≤ {FLOOR_RATIO[NOOP]:g}× the floor; "
         f"100,000 notes ≤ {LINEAR_FACTOR:g}× the 10,000-note time with peak RSS ≤ {MEMORY_TARGET_MB} MB; flagship cold ≤ {FLAGSHIP_COLD_S:g} s. "
@@ -317,6 +352,18 @@ def table(results: dict) -> str:
         f"the size of the benchmark process that forked it ({m.get('bench_rss_mb', 0):.0f} MB at most), so no row can show less.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def floor_ratio(row: Row, rows: list[Row]) -> float | None:
+    """Our time over the floor's: the median of the ratios to the floor run beside each of our
+    runs; for results measured before the floor ran beside them, the ratio of the medians."""
+    if row.build == FLOOR:
+        return 1.0
+    beside = row.notes.get("floor_beside")
+    if beside:
+        return statistics.median(s.wall / f for s, f in zip(row.samples, beside, strict=True))
+    floor = next((r for r in rows if r.content == row.content and r.build == FLOOR), None)
+    return row.median() / floor.median() if floor is not None else None
 
 
 def _load(load) -> str:
@@ -332,8 +379,9 @@ def verdicts(row: Row, rows: list[Row]) -> list[str]:
         ok = value <= limit if at_most else value >= limit
         found.append(f"{what} {value:.2f} {'≤' if at_most else '≥'} {limit:g}: {'met' if ok else 'MISSED'}")
 
-    if row.build in FLOOR_RATIO and FLOOR in same:
-        judge("× floor", row.median() / same[FLOOR].median(), FLOOR_RATIO[row.build])
+    to_floor = floor_ratio(row, rows)
+    if row.build in FLOOR_RATIO and FLOOR in same and to_floor is not None:
+        judge("× floor", to_floor, FLOOR_RATIO[row.build])
     if row.build == WARM and PEER in same:
         judge("peer ÷ ours", same[PEER].median() / row.median(), PEER_SPEEDUP, at_most=False)
     if row.build in (COLD, WARM) and row.content == "100,000 notes":

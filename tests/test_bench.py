@@ -33,14 +33,21 @@ def test_benchmark_runs_end_to_end_and_writes_table_plot_and_samples(tmp_path):
     rows = {(r["content"], r["build"]): r for r in results["rows"]}
     assert set(rows) == {("24 notes", b) for b in (COLD, WARM, NOOP, NOTE, FIGURE, FLOOR)}
     for row in rows.values():
-        assert len(row["samples"]) == 2
+        assert len(row["samples"]) == (2 * 5 if row["build"] == FLOOR else 2)  # the floor runs beside each of our runs
         for s in row["samples"]:
             assert 0 < s["wall"] < 300 and s["cpu"] > 0 and 5 < s["rss_mb"] < 2000
+        if row["build"] != FLOOR:  # each of our runs has the floor run beside it, one of the floor's samples
+            floor_walls = [s["wall"] for s in rows[("24 notes", FLOOR)]["samples"]]
+            assert len(row["notes"]["floor_beside"]) == 2 and all(w in floor_walls for w in row["notes"]["floor_beside"])
     # Work skipped is work not done: a no-op build costs less CPU than a cold one (which also renders figures).
     cpu = {b: min(s["cpu"] for s in rows[("24 notes", b)]["samples"]) for b in (COLD, WARM, NOOP)}
     assert cpu[NOOP] < cpu[WARM] < cpu[COLD]
     table = (out / "results.md").read_text(encoding="utf-8")
     assert table.count("| 24 notes |") == 6 and "load average" in table.lower()
+    edit = rows[("24 notes", NOTE)]
+    pairs = sorted(s["wall"] / f for s, f in zip(edit["samples"], edit["notes"]["floor_beside"], strict=True))
+    [line] = [line for line in table.splitlines() if line.startswith(f"| 24 notes | {NOTE} |")]
+    assert line.split(" | ")[6] == f"{sum(pairs) / 2:.2f}"  # × floor: the median of the two pairs' ratios
     assert (out / "results.png").read_bytes().startswith(b"\x89PNG")
     # The edits really happened: the last build of the work project has the last note edit in it.
     assert "基准测试编辑 2。" in (tmp_path / "work" / "notes-24" / "content" / "topic-00.md").read_text(encoding="utf-8")
