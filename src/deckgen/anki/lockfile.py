@@ -132,10 +132,7 @@ def load(path: Path, display: str | None = None, written: str = "") -> Lock:
     except FileNotFoundError:
         return Lock(libraries=None, path=name)
     try:
-        if written and sha256(raw) == written:  # the bytes `dumps` wrote: well-formed, no key twice
-            lock = _parse(raw, name, trusted=True)
-            return dataclasses.replace(lock, texts=_note_lines(raw, lock.notes))
-        return _parse(raw, name)
+        return _parse(raw, name, trusted=bool(written) and sha256(raw) == written)
     except _Damaged as damage:
         raise BuildFailed([ContentError(Location(name, damage.line), f"the lock file is damaged: {damage.what}", _fix(damage.what))]) from None
 
@@ -149,6 +146,8 @@ def _fix(what: str) -> str:
 
 
 def _parse(raw: bytes, name: str, trusted: bool = False) -> Lock:
+    """`trusted`: the bytes are those `dumps` wrote (well-formed, no key twice): read without the
+    checks a hand-edited lock needs, and each note's line is kept for `dumps` to reuse."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -179,13 +178,12 @@ def _parse(raw: bytes, name: str, trusted: bool = False) -> Lock:
     notes = {note_id: _entry_of(value) for note_id, value in found.items()} if trusted else {note_id: _note_entry(note_id, value, lines) for note_id, value in found.items()}
     types = {kind: _type_entry(kind, value, lines) for kind, value in _mapping(data, "notetypes", lines, ("", "notetypes")).items()}
     _check_guids_unique(notes, lines)
-    return Lock(notes, types, dict(libraries), lines, name)
+    return Lock(notes, types, dict(libraries), lines, name, _note_lines(text, notes) if trusted else {})
 
 
-def _note_lines(raw: bytes, notes: dict[str, NoteEntry]) -> dict[str, tuple[NoteEntry, str]]:
+def _note_lines(text: str, notes: dict[str, NoteEntry]) -> dict[str, tuple[NoteEntry, str]]:
     """Each note's line in a lock `dumps` wrote: its notes are one per line, in the order the
     parse read them (a JSON string holds no newline, so ',\\n' ends an entry and nothing else)."""
-    text = raw.decode("utf-8")
     start, end = text.find(_NOTES_OPEN), text.rfind(_NOTES_CLOSE)
     if start < 0 or end < start:
         return {}
