@@ -27,6 +27,7 @@ WARNING_RE = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+): (?P<message>.*)$", re.
 # before it, but break before it after an inline formula (an atomic box): the renderer binds it to
 # the formula and the layout check looks for lines that start with it.
 CLOSING_PUNCTUATION = "，。：；、）！？》」』】”’…,.;:!?)]"
+NO_BREAK_CLASS = "dg-nobr"  # the span holding the formula and its punctuation (card.css: white-space: nowrap)
 
 HTML_TAG_RE = re.compile(r"<!--.*?-->|<[^>]*>", re.S)
 MATHJAX_RE = re.compile(r"\\\((.+?)\\\)|\\\[(.+?)\\\]", re.S)  # inline, display: as Anki's MathJax finds them

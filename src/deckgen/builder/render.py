@@ -15,7 +15,7 @@ from deckgen.builder import plainmarkdown
 from deckgen.math import cloze
 from deckgen.records import Formula, Note, NoteKind, RenderedNote, Show
 from deckgen.runtime.keys import note_key
-from deckgen.syntax import CLOSING_PUNCTUATION, TOKEN_PARAGRAPH_RE, TOKEN_RE
+from deckgen.syntax import CLOSING_PUNCTUATION, NO_BREAK_CLASS, TOKEN_PARAGRAPH_RE, TOKEN_RE
 
 
 @lru_cache(maxsize=2)
@@ -170,10 +170,10 @@ def keep_punctuation(rendered: str, inline_tokens: set[str]) -> str:
             return match.group(0)
         whole = bool(opener) and bool(closer) and (opener.startswith("{{") == closer.endswith("}}")) and match["tag"] == match["end"]
         if whole:
-            return f'<span class="dg-nobr">{opener}{token}{closer}{punct}</span>'
+            return f'<span class="{NO_BREAK_CLASS}">{opener}{token}{closer}{punct}</span>'
         if closer:  # the deletion or element began before the formula: a span would cross its end
             return match.group(0)
-        return f'{opener}<span class="dg-nobr">{token}{punct}</span>'
+        return f'{opener}<span class="{NO_BREAK_CLASS}">{token}{punct}</span>'
 
     return _BOUND_RE.sub(bind, rendered)
 
