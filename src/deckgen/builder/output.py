@@ -42,6 +42,7 @@ class Gathered:
     topic_keys: dict[str, str]  # topic path -> the key its compiled topic is cached under
     stats: dict[str, Any] = field(default_factory=dict)
     packaged: list[CompiledTopic] | None = None  # what the packages carry, when a build option changes it (--math-images)
+    bases: dict[str, str] = field(default_factory=dict)  # topic path -> the base of its key (its dependency record's key)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs, read_inputs, unchanged
 from deckgen.builder.output import Gathered, exclusive, fail_on_warnings, merge_pending, plan, write
 from deckgen.builder.store import BuildState
+from deckgen.builder.sweep import sweep, used_entries
 from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
 from deckgen.records import BuildReport, CompiledTopic, Location, Topic
@@ -53,6 +54,7 @@ def build(config: BuildConfig) -> BuildReport:
                     fail_on_warnings(config, [*gathered.warnings, *plan(config, gathered).lock.warnings])
                 place = config.dist_dir
                 report = write(config, gathered, inputs, state)
+                sweep(config.cache_dir, used_entries(gathered))  # after the outputs: housekeeping, never in their way
             else:  # a build killed after its last rename leaves its report for this one
                 fail_on_warnings(config, report.warnings)
                 report = merge_pending(config, report)
@@ -130,7 +132,7 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
 
     warnings = list(dict.fromkeys([*ignored_warnings(config.content_dir, config.display), *(w for topic in topics for w in topic.warnings), *fresh.warnings, *figures.warnings, *registry.unused_warnings(known, used)]))
     stats = {"topics": len(topics), "topics_parsed": len(parsed), "notes_rendered": fresh.rendered, "figures_rendered": figures.count, "sympy_blocks_run": blocks_run}
-    return Gathered(topics, media_files, warnings, topic_keys, stats, packaged)
+    return Gathered(topics, media_files, warnings, topic_keys, stats, packaged, bases)
 
 
 def _with_tags(topic: CompiledTopic, tags: tuple[str, ...]) -> CompiledTopic:

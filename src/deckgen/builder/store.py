@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from deckgen.config import BuildConfig
 from deckgen.records import CompiledTopic
 from deckgen.runtime.cache import Cache, atomic_write
-from deckgen.runtime.keys import Kind, parsed_key, topic_key, versioned
+from deckgen.runtime.keys import Kind, collection_key, parsed_key, topic_key
 
 if TYPE_CHECKING:
     from deckgen.source.parse import NoteMemo
@@ -103,7 +103,7 @@ class TopicCollections:
 
     def get(self, deck_id: str) -> memoryview | None:
         key = self.keys.get(deck_id)
-        entry = self.cache.get_view(Kind.COLLECTION, versioned(Kind.COLLECTION, deck_id)) if key else None
+        entry = self.cache.get_view(Kind.COLLECTION, collection_key(deck_id)) if key else None
         if key is None or entry is None:
             return None
         built_for = key.encode() + b"\n"  # not split off: the collection is not copied
@@ -111,7 +111,7 @@ class TopicCollections:
 
     def put(self, deck_id: str, collection: bytes) -> None:
         if key := self.keys.get(deck_id):
-            self.cache.put(Kind.COLLECTION, versioned(Kind.COLLECTION, deck_id), key.encode() + b"\n" + collection)
+            self.cache.put(Kind.COLLECTION, collection_key(deck_id), key.encode() + b"\n" + collection)
 
 
 STATE = "state.json"

@@ -113,6 +113,11 @@ def parsed_key(path: str) -> str:
     return versioned(Kind.PARSED, path, code_key())
 
 
+def collection_key(deck_id: str) -> str:
+    """The slot of one topic's collection: one per deck, replaced when its package is."""
+    return versioned(Kind.COLLECTION, deck_id)
+
+
 def math_svg_key(tex: str, display: bool, mathjax_version: str) -> str:
     return versioned(Kind.MATH_SVG, mathjax_version, tex, display)
 
