@@ -94,3 +94,20 @@ def test_an_error_inside_details_names_its_own_line(project):
     root = project({"content/a.md": BASICS, "content/b.md": USES.replace("$\\ell$", "$\\ell^2^3$")})
     result = run_deckgen(root)
     assert result.code == 1 and "error: content/b.md:14: formula '\\ell^2^3': double exponent" in result.stderr
+
+
+def test_references_show_the_questions_when_topics_are_parsed_in_worker_processes(project, tmp_path, monkeypatch):
+    from deckgen.builder import compiling
+
+    monkeypatch.setattr(compiling, "PARALLEL_MIN_BYTES", 0)  # two small files, each parsed by its own worker
+    root = project({"content/a.md": BASICS, "content/b.md": USES})
+    build(BuildConfig(root=root, jobs=2))
+    assert back_of(root, tmp_path / "col", "uses/dilated").count('<span class="dg-ref">什么是感受野？</span>') == 2
+
+
+def test_a_reference_into_a_file_that_cannot_be_parsed_is_not_reported_as_well(project):
+    # The file's own error is the one to fix; its headings still say which notes it holds.
+    root = project({"content/a.md": BASICS.replace("id: basics\n", "id: basics\nid: again\n"), "content/b.md": USES})
+    result = run_deckgen(root)
+    assert result.code == 1 and "Traceback" not in result.stderr
+    assert "content/a.md:" in result.stderr and "refers to no note" not in result.stderr

@@ -117,6 +117,7 @@ class Topic:
     location: Location  # the file (line 1)
     warnings: tuple[str, ...] = ()  # `path:line: what — fix` found while parsing it
     allow_scripts: bool = False  # the deck opted out of the card allowlist (source/sanitize.py)
+    questions: tuple[tuple[str, str], ...] = ()  # (note id, question) of each heading with an id, for [[id]] references
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs
 from deckgen.builder.store import BuildState
+from deckgen.builder.sweep import sweep, used_entries
 from deckgen.config import ALL_PACKAGE, BuildConfig
 from deckgen.errors import BuildFailed, ContentError
 from deckgen.records import BuildReport, CompiledTopic, Location, NoteKind
@@ -124,6 +125,7 @@ def write(config: BuildConfig, gathered: Gathered, inputs: Inputs, state: BuildS
         notes=len(lock.note_mods),
         warnings=tuple(report.warnings),
     ))
+    sweep(config.cache_dir, used_entries(gathered))  # before the report is done with: a kill here must not lose it
     pending.clear(config.cache_dir)
     return dataclasses.replace(report, written=tuple(written))
 

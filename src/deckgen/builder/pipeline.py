@@ -26,7 +26,6 @@ from deckgen.builder import pending, store
 from deckgen.builder.inputs import Inputs, read_inputs, unchanged
 from deckgen.builder.output import Gathered, exclusive, fail_on_warnings, merge_pending, plan, write
 from deckgen.builder.store import BuildState
-from deckgen.builder.sweep import sweep, used_entries
 from deckgen.config import BuildConfig, require_content
 from deckgen.errors import BuildFailed, ContentError, ErrorList, file_error
 from deckgen.records import BuildReport, CompiledTopic, Location, Topic
@@ -54,7 +53,6 @@ def build(config: BuildConfig) -> BuildReport:
                     fail_on_warnings(config, [*gathered.warnings, *plan(config, gathered).lock.warnings])
                 place = config.dist_dir
                 report = write(config, gathered, inputs, state)
-                sweep(config.cache_dir, used_entries(gathered))  # after the outputs: housekeeping, never in their way
             else:  # a build killed after its last rename leaves its report for this one
                 fail_on_warnings(config, report.warnings)
                 report = merge_pending(config, report)
@@ -97,11 +95,18 @@ def gather(config: BuildConfig, inputs: Inputs | None = None, state: BuildState 
     figure_keys = {name: source.key for name, source in known.items()}
     bases = {path: topic_base_key(digest, inputs.code, inputs.assets) for path, digest in inputs.content.items()}
     deps = {path: store.load_deps(cache, base) for path, base in bases.items()}
-    titles = refs.titles(config, {path: found["titles"] if found else None for path, found in deps.items()})
+    asked = {path: found["titles"] if found else None for path, found in deps.items()}  # each file's questions, when known
+    # The key of a kept topic that cites notes holds their questions: then every question is
+    # needed now. Otherwise (always in a first build) the parse finds those of the changed files.
+    early = any(found and found["refs"] for found in deps.values())
+    titles = refs.titles(config, asked) if early else {}
     compiled, changed, topic_keys = store.load_unchanged(config, bases, deps, cache, figure_keys, titles)
     work = compiling.start(config, changed, errors, frozenset(state.topics))
     try:
         parsed = work.topics
+        if not early:
+            asked.update((topic.location.path, dict(topic.questions)) for topic in parsed if asked.get(topic.location.path) is None)
+            titles = refs.titles(config, asked)  # reads only a file that could not be parsed
         every: list[Topic | CompiledTopic] = [*compiled.values(), *parsed]
         identity.check_unique(config, every, errors)
         refs.check(parsed, titles, errors)

@@ -76,11 +76,13 @@ def parse_topic(data: bytes, path: str, errors: ErrorList, memo: NoteMemo | None
         return None
     warned = len(errors.warnings)
     _check_lookalike_headings(lines, body_start, path, errors)
-    notes = _notes(lines, body_start, path, errors, header.allow_scripts, memo)
+    indexes = heading_indexes(lines, body_start)
+    notes = _notes(lines, indexes, body_start, path, errors, header.allow_scripts, memo)
     if not notes and not any(e.location.path == path for e in errors):
         errors.add(Location(path, body_start + 1), "no notes in this file", "add a note: a line '## question {#id}' followed by its answer")
     warnings = tuple(str(w) for w in errors.warnings[warned:])
-    return Topic(header.id, header.deck, header.description, header.tags, tuple(notes), Location(path, 1), warnings, header.allow_scripts)
+    return Topic(header.id, header.deck, header.description, header.tags, tuple(notes), Location(path, 1), warnings, header.allow_scripts,
+                 tuple(questions(lines, indexes).items()))
 
 
 def decode(data: bytes, path: str, errors: ErrorList) -> str | None:
@@ -161,9 +163,8 @@ def _check_lookalike_headings(lines: list[str], start: int, path: str, errors: E
             errors.warn(Location(path, i + 1), f"'{deeper.group(0).strip()[:40]}' reads like a question, but only '##' starts a note: it is part of the answer above", "write '## ' to make it a note of its own, or reword it as a label")
 
 
-def _notes(lines: list[str], start: int, path: str, errors: ErrorList, allow_scripts: bool = False, memo: NoteMemo | None = None) -> list[Note]:
-    """Split the body at `##` headings (outside fenced code) and parse each note."""
-    headings = heading_indexes(lines, start)
+def _notes(lines: list[str], headings: list[int], start: int, path: str, errors: ErrorList, allow_scripts: bool = False, memo: NoteMemo | None = None) -> list[Note]:
+    """Split the body at its `##` headings (`headings`: their indexes) and parse each note."""
     preamble = next((i for i in range(start, headings[0] if headings else len(lines)) if lines[i].strip()), None)
     if preamble is not None and headings:
         errors.add(Location(path, preamble + 1), "text before the first note belongs to no card", "move it under a '## question {#id}' heading, or into the front matter 'description'")
@@ -324,10 +325,17 @@ def heading_indexes(lines: list[str], start: int = 0) -> list[int]:
     return found
 
 
-def headings(lines: list[str]) -> list[tuple[int, str, str]]:
-    """(index, question, note id) of each note heading that has an id."""
+def questions(lines: list[str], indexes: list[int]) -> dict[str, str]:
+    """Note id -> question (without the `{#id}`) of the headings at `indexes`; the first heading
+    of an id wins."""
+    return {note_id: title for _, title, note_id in reversed(headings(lines, indexes))}
+
+
+def headings(lines: list[str], indexes: list[int] | None = None) -> list[tuple[int, str, str]]:
+    """(index, question, note id) of each note heading that has an id (`indexes`: where the
+    headings are, when known)."""
     found = []
-    for i in heading_indexes(lines):
+    for i in heading_indexes(lines) if indexes is None else indexes:
         heading = HEADING_RE.match(lines[i])
         match = HEADING_ID_RE.match(heading.group(1)) if heading else None
         if match:
