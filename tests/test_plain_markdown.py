@@ -71,3 +71,29 @@ def test_every_flagship_field_renders_as_markdown_would():
                 assert markdown_to_html(text) == stock(text), (path.name, note.note_id)
                 shortcut += plainmarkdown.to_html(text) is not None
     assert shortcut > 200  # the questions at least
+
+
+# Fenced code between plain blocks: fences of other lengths and kinds, languages known and not,
+# attributes, blank lines, tabs and fence-like lines inside, fences glued to the text around them.
+FENCE_OPEN = st.sampled_from(["```python", "```py", "```sh", "```text", "```nolang", "```", "``` python", "```{.python}", "````python", "~~~python", "```python hl_lines=\"1\""])
+CODE_LINE = st.sampled_from(["x = 1", "", "\tindented", "    y < 2 & z", "```", "```  ", "````", "~~~", "## not a heading", "- not a list", "DGTOK3Z", "a  "])
+CODE_BLOCK = st.tuples(FENCE_OPEN, st.lists(CODE_LINE, max_size=4), st.sampled_from(["```", "```  ", "````", "~~~"])).map(
+    lambda parts: "\n".join([parts[0], *parts[1], parts[2]]))
+WITH_CODE = st.lists(st.one_of(BLOCK, CODE_BLOCK), min_size=1, max_size=5).flatmap(
+    lambda blocks: st.sampled_from(["\n\n", "\n", "\n\n\n"]).map(lambda sep: sep.join(blocks)))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(WITH_CODE)
+def test_code_blocks_among_plain_text_render_as_markdown_renders_them(text):
+    assert markdown_to_html(text) == stock(text)
+
+
+def test_a_typical_answer_with_code_takes_the_shortcut():
+    from deckgen.builder.render import _around_code_blocks
+
+    text = ("**要点**\n\n- 卷积层共享权值，例如 DGTOK0Z。\n\n```python\nimport torch\n\nconv = torch.nn.Conv2d(3, 16, 3, padding=1)\nprint(conv(x).shape)  # (8, 16, 32, 32)\n```\n\n"
+            "1. 先做归一化\n2. 再做卷积\n\n```sh\npip install torch\n```")
+    assert plainmarkdown.to_html(text) is None and _around_code_blocks(text) is not None
+    assert markdown_to_html(text) == stock(text)
+    assert '<div class="codehilite"><pre><span></span><code><span class="kn">import</span>' in markdown_to_html(text)
