@@ -521,11 +521,3 @@ def test_contact_sheet_of_every_card(phone_project, chromium):
     (root / "content/phone.md").write_text(text.lstrip("\n").split("## 正常的代码")[0], encoding="utf-8")
     again = build_preview(BuildConfig(root=root), screenshots=shots)
     assert not (shots / "phone/ok-code-1.day.png").exists() and len(list(shots.glob("phone/*.png"))) == 2 * again.cards
-
-
-def test_flagship_contact_sheet_for_ci(flagship, chromium, tmp_path):
-    """Every card of the flagship on a phone, day and night, kept in test-artifacts/ by CI."""
-    config = BuildConfig(root=flagship, dist_dir=tmp_path / "dist", lock_path=tmp_path / "deckgen.lock")
-    report = build_preview(config, screenshots=ARTIFACTS / "contact-sheet")
-    assert report.sheet is not None and report.sheet.pictures == 2 * report.cards
-    assert (ARTIFACTS / "contact-sheet/index.html").is_file()
