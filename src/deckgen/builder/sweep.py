@@ -62,7 +62,7 @@ def sweep(cache_dir: Path, used: dict[Kind, set[str]]) -> int:
         return 0  # without the record, removing would forget what the earlier builds used
     removed = 0
     for kind in SWEPT:
-        kept = {key for build in builds for key in build.get(kind.value, ())}
+        kept = {key for build in builds for key in _keys(build, kind)}
         removed += _sweep_folder(cache_dir / kind.value, kept)
     return removed
 
@@ -75,6 +75,12 @@ def _recent(cache_dir: Path) -> list[dict[str, list[str]]]:
     if not isinstance(data, dict) or data.get("version") != _VERSION or not isinstance(data.get("builds"), list):
         return []
     return [build for build in data["builds"] if isinstance(build, dict)]
+
+
+def _keys(build: dict, kind: Kind) -> list[str]:
+    """The keys a recorded build used of `kind` (none from a record someone else changed)."""
+    keys = build.get(kind.value)
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
 
 
 def _sweep_folder(folder: Path, kept: set[str]) -> int:
